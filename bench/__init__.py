@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): real processes on loopback, figures printed beside an in-run baseline."""

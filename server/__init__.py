@@ -1,0 +1,1 @@
+"""Everything facing outward: HTTP app, REST, JSON-RPC, MCP, auth, dispatch, CLI."""

@@ -1,0 +1,107 @@
+"""API-key auth for /api, /rpc and /mcp: admin keys act for anyone, user keys for their own user only."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.keys import find_key, hash_key
+from tools.errors import Forbidden
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+PROTECTED_PREFIXES = ("/api", "/rpc", "/mcp")
+HEADER = b"x-api-key"
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    user_id: str | None
+    is_admin: bool
+
+    def can_act_for(self, user_id: str) -> bool:
+        return self.is_admin or self.user_id == user_id
+
+    def require(self, user_id: str) -> None:
+        if not self.can_act_for(user_id):
+            raise Forbidden(f"this API key may only act for user '{self.user_id}'")
+
+    @property
+    def scope_user(self) -> str | None:
+        """The user every query is limited to (``None`` for admins)."""
+        return None if self.is_admin else self.user_id
+
+
+LOCAL_PRINCIPAL = Principal(key_id="local", user_id=None, is_admin=True)
+
+
+class KeyChecker:
+    """Resolves a key to a ``Principal``, caching hits briefly so auth stays off the hot path."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], cache_seconds: float) -> None:
+        self.sessions = sessions
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal]] = {}
+
+    async def check(self, token: str) -> Principal | None:
+        digest = hash_key(token)
+        hit = self._cache.get(digest)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        async with self.sessions() as session:
+            record = await find_key(session, token)
+        if record is None:
+            self._cache.pop(digest, None)
+            return None
+        principal = Principal(str(record.id), record.user_id, record.is_admin)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + self.cache_seconds, principal)
+        return principal
+
+
+class AuthMiddleware:
+    """Pure ASGI middleware (streaming-safe): 401 without a valid key, principal in ``scope['state']``."""
+
+    def __init__(self, app: ASGIApp, checker_factory: Callable[[], KeyChecker | None]) -> None:
+        self.app = app
+        self.checker_factory = checker_factory
+
+    async def __call__(
+        self, scope: Scope, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(PROTECTED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        token = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == HEADER), None)
+        checker = self.checker_factory()
+        principal = await checker.check(token) if (token and checker is not None) else None
+        if principal is None:
+            detail = "Missing X-API-Key header" if not token else "Invalid API key"
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 4401, "reason": detail})
+                return
+            body = json.dumps({"detail": detail}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"www-authenticate", b"ApiKey header=X-API-Key"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)

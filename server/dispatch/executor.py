@@ -1,0 +1,158 @@
+"""Runs one job: claim the row, call the operation, heartbeat while it runs, record the outcome.
+
+Shared by the embedded runner and the arq worker, so both modes behave the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from concurrent.futures import Executor
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from server.jobs.service import JobService
+from server.params import describe_validation_error
+from storage.models import Job
+from tools.catalog import Operation
+from tools.context import ToolContext
+from tools.errors import InvalidParams, JobCancelled, ToolFailure
+
+log = logging.getLogger(__name__)
+
+PROGRESS_MIN_INTERVAL = 0.2
+
+
+class JobExecutor:
+    """Executes jobs by id; tracks the contexts of running jobs so cancel can reach them."""
+
+    def __init__(self, service: JobService, worker_id: str, cpu_pool: Executor | None = None) -> None:
+        self.service = service
+        self.worker_id = worker_id
+        self.cpu_pool = cpu_pool
+        self.running: dict[uuid.UUID, ToolContext] = {}
+
+    def request_cancel(self, job_id: uuid.UUID) -> bool:
+        ctx = self.running.get(job_id)
+        if ctx is None:
+            return False
+        ctx.cancel_event.set()
+        return True
+
+    async def run(self, job_id: uuid.UUID) -> None:
+        job = await self.service.start(job_id, self.worker_id)
+        if job is None:
+            return
+        attempt = job.retry_count
+        op = self.service.catalog.get(job.job_type)
+        if op is None:
+            await self.service.fail(job_id, attempt, f"unknown operation {job.job_type!r}", "internal_error")
+            return
+        try:
+            params = op.params_model.model_validate(job.params)
+        except ValidationError as exc:
+            await self.service.fail(job_id, attempt, describe_validation_error(exc), InvalidParams.code)
+            return
+        await self._execute(job, op, params, attempt)
+
+    def _context(self, job: Job, attempt: int) -> ToolContext:
+        last_write = 0.0
+
+        async def progress_sink(percent: int, message: str | None) -> None:
+            nonlocal last_write
+            now = time.monotonic()
+            if percent < 100 and now - last_write < PROGRESS_MIN_INTERVAL:
+                return
+            last_write = now
+            await self.service.progress(job.id, attempt, percent, message)
+
+        async def spawner(operation: str, params_list: list[dict[str, Any]]) -> list[uuid.UUID]:
+            child_op = self.service.catalog.get(operation)
+            if child_op is None:
+                raise ValueError(f"unknown operation {operation!r}")
+            models = [child_op.params_model.model_validate(p) for p in params_list]
+            rows = await self.service.submit_many(
+                child_op, models, job.user_id, parent_id=job.id, workflow_id=job.workflow_id
+            )
+            return [row.id for row in rows]
+
+        return ToolContext(
+            job_id=job.id,
+            user_id=job.user_id,
+            settings=self.service.settings,
+            sessions=self.service.sessions,
+            progress_sink=progress_sink,
+            cpu_pool=self.cpu_pool,
+            spawner=spawner,
+        )
+
+    async def _execute(self, job: Job, op: Operation, params: BaseModel, attempt: int) -> None:
+        ctx = self._context(job, attempt)
+        self.running[job.id] = ctx
+        task = asyncio.current_task()
+        lost = asyncio.Event()
+        beat = asyncio.create_task(self._heartbeat(job.id, attempt, ctx, lost, task))
+        try:
+            async with asyncio.timeout(self.service.settings.job_timeout):
+                result = await op.handler(params, ctx)
+            payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else dict(result)
+            await self.service.complete(job.id, attempt, payload)
+        except JobCancelled:
+            await self.service.mark_cancelled(job.id)
+        except ToolFailure as exc:
+            await self.service.fail(job.id, attempt, exc.message, exc.code)
+        except ValidationError as exc:
+            await self.service.fail(job.id, attempt, describe_validation_error(exc), InvalidParams.code)
+        except TimeoutError:
+            limit = self.service.settings.job_timeout
+            await self.service.fail(job.id, attempt, f"{op.name} timed out after {limit:.0f}s", "timeout")
+        except asyncio.CancelledError:
+            await self._on_task_cancelled(job.id, attempt, lost)
+            if not lost.is_set():
+                raise
+        except Exception:
+            log.exception("job %s (%s) crashed", job.id, op.name)
+            await self.service.fail(job.id, attempt, f"internal error while running {op.name}", "internal_error")
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+            self.running.pop(job.id, None)
+
+    async def _on_task_cancelled(self, job_id: uuid.UUID, attempt: int, lost: asyncio.Event) -> None:
+        """The run's task was cancelled: by an abort (job cancelled), a lost claim, or shutdown."""
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        if lost.is_set():
+            return
+        current = await self.service.get(job_id)
+        if current is not None and current.cancellation_requested:
+            await self.service.mark_cancelled(job_id)
+        else:
+            await self.service.release(job_id, attempt)
+
+    async def _heartbeat(
+        self, job_id: uuid.UUID, attempt: int, ctx: ToolContext, lost: asyncio.Event, task: asyncio.Task[Any] | None
+    ) -> None:
+        """Keep the claim alive; pass on cancel requests; stop the run if another worker took over."""
+        interval = self.service.settings.heartbeat_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                row = await self.service.heartbeat(job_id, attempt)
+            except Exception:  # a database hiccup must not kill the run
+                log.warning("job %s: heartbeat failed", job_id, exc_info=True)
+                continue
+            if row is None:
+                log.warning("job %s: claim lost (retried elsewhere or finished); stopping this run", job_id)
+                lost.set()
+                if task is not None:
+                    task.cancel()
+                return
+            if row.cancellation_requested:
+                ctx.cancel_event.set()

@@ -1,0 +1,96 @@
+"""The contract's job and workflow routes: list, get, cancel, cancel workflow."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from server.auth import Principal
+from server.jobs.schemas import JobCancelResponse, JobListResponse, WorkflowCancelResponse, job_response
+from server.rest.common import path_uuid, principal_of, query_choice, query_datetime, query_int
+from server.rest.errors import ApiError
+from server.runtime import Runtime
+from storage.jobs import JobFilter
+from storage.models import JOB_STATUSES, Job
+
+
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def _check_owner(principal: Principal, user_id: str, what: str) -> None:
+    if not principal.can_act_for(user_id):
+        raise ApiError(403, f"this API key may not access this {what}")
+
+
+async def _owned_job(request: Request) -> Job:
+    job_id = path_uuid(request, "job_id", "Job")
+    job = await runtime_of(request).service.get(job_id)
+    if job is None:
+        raise ApiError(404, "Job not found")
+    _check_owner(principal_of(request), job.user_id, "job")
+    return job
+
+
+async def list_jobs(request: Request) -> JSONResponse:
+    principal = principal_of(request)
+    requested_user = request.query_params.get("user_id") or None
+    if requested_user is not None:
+        _check_owner(principal, requested_user, "user's jobs")
+    page = query_int(request, "page", 1, 1)
+    page_size = query_int(request, "page_size", 20, 1, 100)
+    flt = JobFilter(
+        user_id=requested_user or principal.scope_user,
+        status=query_choice(request, "status", tuple(JOB_STATUSES)),
+        job_type=request.query_params.get("job_type") or None,
+        created_after=query_datetime(request, "created_after"),
+        created_before=query_datetime(request, "created_before"),
+    )
+    rows, total = await runtime_of(request).service.list(flt, page=page, page_size=page_size)
+    body = JobListResponse(
+        items=[job_response(job, summary) for job, summary in rows], total=total, page=page, page_size=page_size
+    )
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+async def get_job(request: Request) -> JSONResponse:
+    job_id = path_uuid(request, "job_id", "Job")
+    found = await runtime_of(request).service.get_with_summary(job_id)
+    if found is None:
+        raise ApiError(404, "Job not found")
+    job, summary = found
+    _check_owner(principal_of(request), job.user_id, "job")
+    return JSONResponse(job_response(job, summary).model_dump(mode="json"))
+
+
+async def cancel_job(request: Request) -> JSONResponse:
+    job = await _owned_job(request)
+    outcome = await runtime_of(request).service.cancel(job.id)
+    body = JobCancelResponse(
+        id=outcome.job.id,
+        status=outcome.job.status,
+        cancellation_requested=outcome.job.cancellation_requested,
+        message=outcome.message,
+    )
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+async def cancel_workflow(request: Request) -> JSONResponse:
+    workflow_id = path_uuid(request, "workflow_id", "Workflow")
+    service = runtime_of(request).service
+    workflow = await service.get_workflow(workflow_id)
+    if workflow is None:
+        raise ApiError(404, "Workflow not found")
+    _check_owner(principal_of(request), workflow.user_id, "workflow")
+    message = await service.cancel_workflow(workflow_id)
+    body = WorkflowCancelResponse(id=workflow_id, status="cancelled", message=message)
+    return JSONResponse(body.model_dump(mode="json"))
+
+
+routes = [
+    Route("/api/jobs", list_jobs, methods=["GET"]),
+    Route("/api/jobs/{job_id}", get_job, methods=["GET"]),
+    Route("/api/jobs/{job_id}/cancel", cancel_job, methods=["POST"]),
+    Route("/api/workflows/{workflow_id}/cancel", cancel_workflow, methods=["POST"]),
+]

@@ -1,0 +1,1 @@
+"""SQL models, migrations, queries and the blob store. Nothing else."""

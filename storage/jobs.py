@@ -1,0 +1,172 @@
+"""Job and workflow queries. Every state change is one conditional UPDATE ... RETURNING."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import FINISHED_STATUSES, Job, Workflow
+from storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class ChildrenSummary:
+    total: int
+    pending: int
+    processing: int
+    completed: int
+    failed: int
+
+    @property
+    def settled(self) -> int:
+        return self.completed + self.failed
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    user_id: str | None = None
+    status: str | None = None
+    job_type: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    parent_id: uuid.UUID | None = None
+    workflow_id: uuid.UUID | None = None
+
+
+async def insert_jobs(session: AsyncSession, jobs: Sequence[Job]) -> None:
+    session.add_all(jobs)
+    await session.flush()
+
+
+async def get_job(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
+    return await session.get(Job, job_id, populate_existing=True)
+
+
+async def transition(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    values: dict[str, Any],
+    *,
+    from_statuses: Iterable[str] | None = None,
+    attempt: int | None = None,
+) -> Job | None:
+    """Apply ``values`` if the job is in one of ``from_statuses`` (and on ``attempt``); return the new row."""
+    stmt = update(Job).where(Job.id == job_id)
+    if from_statuses is not None:
+        stmt = stmt.where(Job.status.in_(list(from_statuses)))
+    if attempt is not None:
+        stmt = stmt.where(Job.retry_count == attempt)
+    stmt = stmt.values(**values, updated_at=values.get("updated_at", utcnow())).returning(Job)
+    result = await session.execute(stmt, execution_options={"synchronize_session": False})
+    return result.scalar_one_or_none()
+
+
+async def transition_many(
+    session: AsyncSession, where: Any, values: dict[str, Any], *, from_statuses: Iterable[str]
+) -> list[Job]:
+    """Apply ``values`` to every job matching ``where`` in ``from_statuses``; return the new rows."""
+    stmt = (
+        update(Job)
+        .where(where, Job.status.in_(list(from_statuses)))
+        .values(**values, updated_at=utcnow())
+        .returning(Job)
+    )
+    result = await session.execute(stmt, execution_options={"synchronize_session": False})
+    return list(result.scalars().all())
+
+
+def _filtered(query: Select[Any], flt: JobFilter) -> Select[Any]:
+    if flt.user_id is not None:
+        query = query.where(Job.user_id == flt.user_id)
+    if flt.status:
+        query = query.where(Job.status == flt.status)
+    if flt.job_type:
+        query = query.where(Job.job_type == flt.job_type)
+    if flt.created_after:
+        query = query.where(Job.created_at > flt.created_after)
+    if flt.created_before:
+        query = query.where(Job.created_at < flt.created_before)
+    if flt.parent_id:
+        query = query.where(Job.parent_id == flt.parent_id)
+    if flt.workflow_id:
+        query = query.where(Job.workflow_id == flt.workflow_id)
+    return query
+
+
+async def list_jobs(session: AsyncSession, flt: JobFilter, *, page: int, page_size: int) -> tuple[list[Job], int]:
+    """One page of jobs, newest first, and the total matching the filter."""
+    total = await session.scalar(_filtered(select(func.count()).select_from(Job), flt))
+    query = _filtered(select(Job), flt).order_by(Job.created_at.desc(), Job.id.desc())
+    rows = await session.scalars(query.offset((page - 1) * page_size).limit(page_size))
+    return list(rows.all()), int(total or 0)
+
+
+async def children_summaries(
+    session: AsyncSession, parent_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ChildrenSummary]:
+    """Bucket counts per parent from one GROUP BY; cancelled children count as failed."""
+    if not parent_ids:
+        return {}
+
+    def bucket(*statuses: str) -> Any:
+        return func.sum(case((Job.status.in_(statuses), 1), else_=0))
+
+    query = (
+        select(
+            Job.parent_id,
+            func.count(),
+            bucket("pending"),
+            bucket("processing"),
+            bucket("completed"),
+            bucket("failed", "cancelled"),
+        )
+        .where(Job.parent_id.in_(list(parent_ids)))
+        .group_by(Job.parent_id)
+    )
+    rows = await session.execute(query)
+    return {
+        row[0]: ChildrenSummary(int(row[1]), int(row[2]), int(row[3]), int(row[4]), int(row[5])) for row in rows.all()
+    }
+
+
+async def unfinished_children(session: AsyncSession, parent_id: uuid.UUID) -> int:
+    query = select(func.count()).where(Job.parent_id == parent_id, Job.status.not_in(FINISHED_STATUSES))
+    return int(await session.scalar(query) or 0)
+
+
+async def stale_jobs(session: AsyncSession, before: datetime, limit: int = 100) -> list[Job]:
+    """Running jobs whose worker stopped heartbeating (parents waiting on children excluded)."""
+    query = (
+        select(Job)
+        .where(
+            Job.status == "processing",
+            Job.awaiting_children.is_(False),
+            or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < before),
+        )
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def pending_job_ids(session: AsyncSession, queue: str | None = None) -> list[tuple[uuid.UUID, str]]:
+    """Pending jobs (id, queue job id), oldest first: re-queued when a runner or worker starts."""
+    query = select(Job.id, Job.queue_job_id).where(Job.status == "pending", Job.cancellation_requested.is_(False))
+    if queue is not None:
+        query = query.where(Job.queue == queue)
+    rows = await session.execute(query.order_by(Job.created_at))
+    return [(row[0], row[1]) for row in rows.all()]
+
+
+async def running_job_ids(session: AsyncSession, queue: str) -> list[uuid.UUID]:
+    query = select(Job.id).where(and_(Job.status == "processing", Job.queue == queue, Job.awaiting_children.is_(False)))
+    return list((await session.scalars(query)).all())
+
+
+async def get_workflow(session: AsyncSession, workflow_id: uuid.UUID) -> Workflow | None:
+    return await session.get(Workflow, workflow_id, populate_existing=True)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.deployments import Deployment, deploy
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("embedded", id="sqlite-embedded"),
+        pytest.param("arq", id="postgres-arq", marks=[pytest.mark.postgres, pytest.mark.redis]),
+    ],
+)
+def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    """The service over real HTTP, once per backend; shared by a module's tests."""
+    with deploy(request.param, workers=2) as running:
+        yield running

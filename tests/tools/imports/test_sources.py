@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_settings
+from tests.tools.imports.helpers import PhotoServer, photo, photo_server
+from tools.errors import InvalidParams, NotFound, UpstreamError
+from tools.imports.sources import confine_local, download, redact_url
+from tools.settings import Settings
+
+
+@pytest.fixture
+def server() -> Iterator[PhotoServer]:
+    with photo_server() as running:
+        yield running
+
+
+@pytest.fixture
+def open_settings(tmp_path: Path) -> Settings:
+    return make_settings(
+        tmp_path, allow_private_networks=True, download_backoff=0.01, download_retries=2, download_timeout=2.0
+    )
+
+
+async def test_download_ok_and_500_then_ok(server: PhotoServer, open_settings: Settings) -> None:
+    body = photo()
+    data, content_type = await download(server.add("/a.jpg", body=body), open_settings)
+    assert data == body and content_type == "image/jpeg"
+    flaky = server.add("/flaky.jpg", body=body, fail_first=2)
+    data, _ = await download(flaky, open_settings)
+    assert data == body and server.routes["/flaky.jpg"].hits == 3
+
+
+async def test_404_is_final_and_500_gives_up(server: PhotoServer, open_settings: Settings) -> None:
+    with pytest.raises(NotFound, match="404"):
+        await download(server.url("/missing.jpg"), open_settings)
+    url = server.add("/down.jpg", body=b"", fail_first=100)
+    with pytest.raises(UpstreamError, match="after 3 attempts"):
+        await download(url, open_settings)
+    assert server.routes["/down.jpg"].hits == 3
+    server.add("/forbidden.jpg", status=403)
+    with pytest.raises(UpstreamError, match="403; not retried"):
+        await download(server.url("/forbidden.jpg"), open_settings)
+    assert server.routes["/forbidden.jpg"].hits == 1
+
+
+async def test_slow_download_times_out(server: PhotoServer, tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, allow_private_networks=True, download_timeout=0.5, download_retries=1, download_backoff=0.01
+    )
+    url = server.add("/slow.jpg", body=photo(size=(400, 300)) * 3, drip=0.2)
+    with pytest.raises(UpstreamError, match="timed out"):
+        await download(url, settings)
+
+
+async def test_oversized_is_refused(server: PhotoServer, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, allow_private_networks=True, download_max_bytes=10_000)
+    declared = server.add("/big.jpg", body=b"x" * 20_000)
+    with pytest.raises(InvalidParams, match="larger than the limit"):
+        await download(declared, settings)
+    undeclared = server.add("/stream.jpg", body=b"x" * 200_000, no_length=True)
+    with pytest.raises(InvalidParams, match="larger than the limit"):
+        await download(undeclared, settings)
+
+
+async def test_ssrf_refused(server: PhotoServer, settings: Settings) -> None:
+    url = server.add("/a.jpg", body=photo())
+    with pytest.raises(InvalidParams, match="loopback"):
+        await download(url, settings)  # the default: private networks refused
+    with pytest.raises(InvalidParams, match="metadata"):
+        await download("http://169.254.169.254/latest/meta-data/", settings)
+    with pytest.raises(InvalidParams, match="private"):
+        await download("http://10.0.0.1/a.jpg", settings)
+    with pytest.raises(InvalidParams, match="only http and https"):
+        await download("file:///etc/passwd", settings)
+
+
+async def test_metadata_refused_even_when_private_allowed(open_settings: Settings) -> None:
+    with pytest.raises(InvalidParams, match="metadata"):
+        await download("http://169.254.169.254/latest/meta-data/iam/", open_settings)
+    with pytest.raises(InvalidParams, match="metadata"):
+        await download("http://[::ffff:169.254.169.254]/", open_settings)
+
+
+async def test_redirect_to_private_address_is_refused(server: PhotoServer, tmp_path: Path) -> None:
+    """A public-looking first hop that redirects inward: the second hop is checked again."""
+    settings = make_settings(tmp_path, allow_private_networks=True)
+    url = server.add("/r", redirect="http://169.254.169.254/latest/meta-data/")
+    with pytest.raises(InvalidParams, match="metadata"):
+        await download(url, settings)
+    server.add("/target.jpg", body=photo())
+    ok = server.add("/hop", redirect="/target.jpg")
+    data, _ = await download(ok, settings)
+    assert data == server.routes["/target.jpg"].body
+
+
+def test_local_paths_are_confined(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    root.mkdir()
+    (tmp_path / "secret.jpg").write_bytes(b"x")
+    disabled = make_settings(tmp_path)
+    with pytest.raises(InvalidParams, match="disabled"):
+        confine_local(str(root), disabled)
+    settings = make_settings(tmp_path, local_import_enabled=True, local_import_roots=[root])
+    assert confine_local(str(root), settings) == root.resolve()
+    with pytest.raises(InvalidParams, match="outside"):
+        confine_local(str(root / ".." / "secret.jpg"), settings)
+    (root / "link.jpg").symlink_to(tmp_path / "secret.jpg")
+    with pytest.raises(InvalidParams, match="outside"):
+        confine_local(str(root / "link.jpg"), settings)
+
+
+def test_presigned_query_is_not_stored() -> None:
+    assert redact_url("https://u:p@b.example/k.jpg?X-Amz-Signature=abc") == "https://b.example/k.jpg"

@@ -1,0 +1,1 @@
+"""The operations: typed async functions registered in one catalog."""

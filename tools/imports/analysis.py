@@ -1,0 +1,223 @@
+"""Per-photo analysis: hashes, descriptor, quality, faces, colours, thumbnail.
+
+``analyse_photo`` is the one function the import sends to the CPU process pool: bytes in,
+a plain picklable dict out (thumbnail bytes included), so one photo costs one pool trip.
+
+Hashes (64-bit, as unsigned ints):
+- ``phash``: DCT hash as in imagehash.phash (32x32 grey, 2-D DCT-II, top-left 8x8, > median).
+- ``dhash``: difference hash (9x8 grey, each pixel brighter than its right neighbour).
+- ``*_mirror``: the same of the horizontally mirrored photo, so flipped copies match.
+
+Descriptor (``DESCRIPTOR_LAYOUT``, version 1, float16, L2-normalised per block, then overall):
+- 48: colour layout, mean CIE-Lab (L/100, a/128, b/128) of a 4x4 grid;
+- 32: HSV colour histogram, 8 hue x 2 saturation x 2 value bins;
+- 8: gradient-orientation histogram (edge structure), magnitude-weighted.
+Compare two photos by cosine similarity (dot product of the stored vectors).
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from tools.imports.decode import decode
+
+ANALYSIS_VERSION = 1
+DESCRIPTOR_VERSION = 1
+DESCRIPTOR_LAYOUT = (("colour_layout_lab_4x4", 48), ("hsv_histogram_8x2x2", 32), ("gradient_orientation_8", 8))
+DESCRIPTOR_DIM = sum(n for _, n in DESCRIPTOR_LAYOUT)
+ANALYSIS_SIDE = 512  # the photo's shorter side is decoded to about this size (JPEG DCT scaling)
+
+cv2.setNumThreads(1)  # one photo per pool process; threads would only contend
+
+
+@cache
+def _dct_matrix(n: int = 32) -> np.ndarray:
+    k = np.arange(n)[:, None]
+    x = np.arange(n)[None, :]
+    return 2.0 * np.cos(np.pi * k * (2 * x + 1) / (2 * n))  # scipy.fftpack.dct(type=2, norm=None)
+
+
+def _bits(mask: np.ndarray) -> int:
+    value = 0
+    for bit in mask.flatten():
+        value = (value << 1) | int(bool(bit))
+    return value
+
+
+def phash(grey: Image.Image) -> int:
+    """64-bit DCT perceptual hash of a greyscale image (imagehash.phash's definition)."""
+    pixels = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+    matrix = _dct_matrix(32)
+    dct = matrix @ pixels @ matrix.T
+    low = dct[:8, :8]
+    return _bits(low > np.median(low))
+
+
+def dhash(grey: Image.Image) -> int:
+    """64-bit difference hash (horizontal gradient sign of a 9x8 thumbnail)."""
+    pixels = np.asarray(grey.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)
+    return _bits(pixels[:, 1:] > pixels[:, :-1])
+
+
+def hamming(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 0 else v
+
+
+def descriptor(rgb_small: np.ndarray, grey_small: np.ndarray) -> np.ndarray:
+    """The compact content vector (see the module docstring) from a ~64 px RGB image."""
+    lab = cv2.cvtColor(cv2.resize(rgb_small, (4, 4), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)
+    lab = lab.astype(np.float32)
+    layout = np.stack([lab[..., 0] / 255.0, (lab[..., 1] - 128) / 128.0, (lab[..., 2] - 128) / 128.0], axis=-1)
+    hsv = cv2.cvtColor(rgb_small, cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1, 2], None, [8, 2, 2], [0, 180, 0, 256, 0, 256]).flatten()
+    gx = cv2.Sobel(grey_small, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey_small, cv2.CV_32F, 0, 1, ksize=3)
+    magnitude, angle = cv2.cartToPolar(gx, gy)
+    bins = (np.mod(angle, np.pi) / np.pi * 8).astype(np.int32).clip(0, 7)
+    orient = np.bincount(bins.flatten(), weights=magnitude.flatten(), minlength=8)
+    parts = [_normalise(layout.flatten()), _normalise(hist.astype(np.float64)), _normalise(orient)]
+    return _normalise(np.concatenate(parts)).astype(np.float16)
+
+
+def quality(grey: np.ndarray) -> dict[str, float]:
+    """Quality signals on a fixed-size greyscale image, so they compare across resolutions.
+
+    sharpness: variance of the Laplacian mapped to 0..1; exposure: mean brightness 0..1;
+    clipped_dark/clipped_bright: pixel fractions at the ends; contrast: RMS contrast 0..1;
+    noise: Immerkaer's noise sigma estimate (grey levels); score: a 0..1 blend for ranking.
+    """
+    g = grey.astype(np.float32)
+    lap_var = float(cv2.Laplacian(g, cv2.CV_32F).var())
+    sharpness = lap_var / (lap_var + 300.0)
+    exposure = float(g.mean() / 255.0)
+    clipped_dark = float((grey <= 4).mean())
+    clipped_bright = float((grey >= 251).mean())
+    contrast = float(min(1.0, g.std() / 128.0))
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+    h, w = g.shape
+    conv = np.abs(cv2.filter2D(g, -1, kernel, borderType=cv2.BORDER_REFLECT)[1:-1, 1:-1])
+    noise = float(np.sqrt(np.pi / 2) * conv.sum() / (6 * max(1, (w - 2) * (h - 2))))
+    exposure_ok = 1.0 - min(1.0, abs(exposure - 0.5) * 2)
+    score = (
+        0.45 * sharpness
+        + 0.2 * exposure_ok
+        + 0.15 * min(1.0, contrast * 2.5)
+        + 0.1 * (1.0 - min(1.0, noise / 20.0))
+        + 0.1 * (1.0 - min(1.0, (clipped_dark + clipped_bright) * 4))
+    )
+    return {
+        "sharpness": round(sharpness, 4),
+        "exposure": round(exposure, 4),
+        "clipped_dark": round(clipped_dark, 4),
+        "clipped_bright": round(clipped_bright, 4),
+        "contrast": round(contrast, 4),
+        "noise": round(noise, 3),
+        "score": round(score, 4),
+    }
+
+
+@cache
+def _face_detector() -> cv2.CascadeClassifier:
+    path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"  # ships inside opencv-python-headless
+    detector = cv2.CascadeClassifier(path)
+    if detector.empty():
+        raise RuntimeError(f"face cascade missing at {path}")
+    return detector
+
+
+def faces(grey: np.ndarray) -> list[list[float]]:
+    """Frontal face boxes [x, y, w, h] as fractions of the oriented photo (0..1)."""
+    h, w = grey.shape
+    side = min(h, w)
+    found = _face_detector().detectMultiScale(
+        cv2.equalizeHist(grey), scaleFactor=1.1, minNeighbors=6, minSize=(max(20, side // 25),) * 2
+    )
+    boxes = [[round(x / w, 4), round(y / h, 4), round(bw / w, 4), round(bh / h, 4)] for x, y, bw, bh in found]
+    return sorted(boxes, key=lambda b: -b[2] * b[3])[:50]
+
+
+def dominant_colours(image: Image.Image, count: int = 5) -> list[dict[str, Any]]:
+    """The photo's main colours (median cut on a 64 px copy) with the share of pixels each covers."""
+    small = image.resize((64, 64), Image.Resampling.BILINEAR)
+    quantised = small.quantize(colors=count, method=Image.Quantize.MEDIANCUT)
+    palette = quantised.getpalette() or []
+    counts = sorted(quantised.getcolors() or [], reverse=True)
+    total = sum(c for c, _ in counts) or 1
+    out = []
+    for pixels, index in counts:
+        r, g, b = palette[index * 3 : index * 3 + 3]
+        out.append({"hex": f"#{r:02x}{g:02x}{b:02x}", "fraction": round(pixels / total, 4)})
+    return out
+
+
+def thumbnail(image: Image.Image, size: int) -> tuple[bytes, int, int]:
+    thumb = image.copy()
+    thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="WEBP", quality=80, method=4)
+    return buffer.getvalue(), thumb.width, thumb.height
+
+
+def hashes(image: Image.Image) -> dict[str, int]:
+    grey = image.convert("L")
+    mirrored = grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return {
+        "phash": phash(grey),
+        "dhash": dhash(grey),
+        "phash_mirror": phash(mirrored),
+        "dhash_mirror": dhash(mirrored),
+    }
+
+
+def analyse_photo(data: bytes, max_pixels: int, thumbnail_size: int) -> dict[str, Any]:
+    """Decode and analyse one photo (runs in the process pool; raises ImageRejected for bad bytes)."""
+    decoded = decode(data, max_pixels=max_pixels, target=max(ANALYSIS_SIDE, thumbnail_size))
+    image = decoded.image
+    work = image.copy()
+    work.thumbnail((ANALYSIS_SIDE, ANALYSIS_SIDE), Image.Resampling.BILINEAR)
+    rgb = np.asarray(work)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    small_rgb = cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA)
+    small_grey = cv2.cvtColor(small_rgb, cv2.COLOR_RGB2GRAY)
+    thumb, thumb_w, thumb_h = thumbnail(image, thumbnail_size)
+    q = quality(grey)
+    exif = decoded.exif
+    return {
+        "format": decoded.format,
+        "width": decoded.width,
+        "height": decoded.height,
+        "orientation": exif.orientation,
+        "captured_at": exif.captured_at,
+        "capture_offset_minutes": exif.capture_offset_minutes,
+        "capture_time_local": exif.capture_time_local,
+        "gps_lat": exif.gps_lat,
+        "gps_lon": exif.gps_lon,
+        "gps_alt": exif.gps_alt,
+        "camera_make": exif.camera_make,
+        "camera_model": exif.camera_model,
+        **hashes(work),
+        "descriptor": descriptor(small_rgb, small_grey).tobytes(),
+        "quality": q,
+        "faces": faces(grey),
+        "colors": dominant_colours(work),
+        "thumbnail": thumb,
+        "thumbnail_width": thumb_w,
+        "thumbnail_height": thumb_h,
+    }
+
+
+def hash_only(data: bytes, max_pixels: int) -> dict[str, int]:
+    """Decode and hash only (the benchmark's hash pass)."""
+    decoded = decode(data, max_pixels=max_pixels, target=64)
+    return hashes(decoded.image)
