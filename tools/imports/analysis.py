@@ -27,11 +27,13 @@ from PIL import Image
 
 from tools.imports.decode import decode
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: faces scanned at FACE_SIDE; analysis image fitted to its longest side
 DESCRIPTOR_VERSION = 1
 DESCRIPTOR_LAYOUT = (("colour_layout_lab_4x4", 48), ("hsv_histogram_8x2x2", 32), ("gradient_orientation_8", 8))
 DESCRIPTOR_DIM = sum(n for _, n in DESCRIPTOR_LAYOUT)
-ANALYSIS_SIDE = 512  # the photo's shorter side is decoded to about this size (JPEG DCT scaling)
+ANALYSIS_SIDE = 512  # analysis runs on a copy whose longest side is this (decoded near it by JPEG DCT scaling)
+FACE_SIDE = 320  # longest side of the copy the face detector scans
+FACE_MIN = 14  # smallest face the detector looks for, in px of that copy
 
 cv2.setNumThreads(1)  # one photo per pool process; threads would only contend
 
@@ -50,13 +52,20 @@ def _bits(mask: np.ndarray) -> int:
     return value
 
 
-def phash(grey: Image.Image) -> int:
-    """64-bit DCT perceptual hash of a greyscale image (imagehash.phash's definition)."""
+def _phash_bits(dct_low: np.ndarray) -> int:
+    return _bits(dct_low > np.median(dct_low))
+
+
+def _dct_low(grey: Image.Image) -> np.ndarray:
+    """Top-left 8x8 of the 2-D DCT-II of the 32x32 greyscale image."""
     pixels = np.asarray(grey.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
     matrix = _dct_matrix(32)
-    dct = matrix @ pixels @ matrix.T
-    low = dct[:8, :8]
-    return _bits(low > np.median(low))
+    return (matrix @ pixels @ matrix.T)[:8, :8]
+
+
+def phash(grey: Image.Image) -> int:
+    """64-bit DCT perceptual hash of a greyscale image (imagehash.phash's definition)."""
+    return _phash_bits(_dct_low(grey))
 
 
 def dhash(grey: Image.Image) -> int:
@@ -137,13 +146,20 @@ def _face_detector() -> cv2.CascadeClassifier:
 
 
 def faces(grey: np.ndarray) -> list[list[float]]:
-    """Frontal face boxes [x, y, w, h] as fractions of the oriented photo (0..1)."""
+    """Frontal face boxes [x, y, w, h] as fractions of the oriented photo (0..1).
+
+    The Haar cascade runs on a copy whose longest side is ``FACE_SIDE`` px (its cost grows
+    with the area and the number of scales), so faces from about 4% of the photo's longest
+    side up are found; smaller ones matter to no crop or ranking.
+    """
     h, w = grey.shape
-    side = min(h, w)
+    scale = min(1.0, FACE_SIDE / max(h, w))
+    small = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else grey
     found = _face_detector().detectMultiScale(
-        cv2.equalizeHist(grey), scaleFactor=1.1, minNeighbors=6, minSize=(max(20, side // 25),) * 2
+        cv2.equalizeHist(small), scaleFactor=1.2, minNeighbors=5, minSize=(FACE_MIN,) * 2
     )
-    boxes = [[round(x / w, 4), round(y / h, 4), round(bw / w, 4), round(bh / h, 4)] for x, y, bw, bh in found]
+    sh, sw = small.shape
+    boxes = [[round(x / sw, 4), round(y / sh, 4), round(bw / sw, 4), round(bh / sh, 4)] for x, y, bw, bh in found]
     return sorted(boxes, key=lambda b: -b[2] * b[3])[:50]
 
 
@@ -162,35 +178,56 @@ def dominant_colours(image: Image.Image, count: int = 5) -> list[dict[str, Any]]
 
 
 def thumbnail(image: Image.Image, size: int) -> tuple[bytes, int, int]:
-    thumb = image.copy()
-    thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
+    """WebP thumbnail, longest side ``size``; WebP method 2 is as small as the default 4 at half the time."""
+    thumb = _fit(image, size)
     buffer = io.BytesIO()
-    thumb.save(buffer, format="WEBP", quality=80, method=4)
+    thumb.save(buffer, format="WEBP", quality=80, method=2)
     return buffer.getvalue(), thumb.width, thumb.height
 
 
 def hashes(image: Image.Image) -> dict[str, int]:
+    """pHash and dHash of the photo and of its mirror image, from one resize each.
+
+    Mirroring a picture flips the sign of the DCT's odd horizontal frequencies and reverses
+    the dHash grid's rows, so the mirror hashes need no second resize.
+    """
     grey = image.convert("L")
-    mirrored = grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    low = _dct_low(grey)
+    mirror_low = low * np.where(np.arange(8) % 2, -1.0, 1.0)[None, :]
+    small = np.asarray(grey.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)
+    mirrored = small[:, ::-1]
     return {
-        "phash": phash(grey),
-        "dhash": dhash(grey),
-        "phash_mirror": phash(mirrored),
-        "dhash_mirror": dhash(mirrored),
+        "phash": _phash_bits(low),
+        "dhash": _bits(small[:, 1:] > small[:, :-1]),
+        "phash_mirror": _phash_bits(mirror_low),
+        "dhash_mirror": _bits(mirrored[:, 1:] > mirrored[:, :-1]),
     }
 
 
+def _fit(image: Image.Image, side: int) -> Image.Image:
+    """A copy whose longest side is at most ``side`` (Lanczos; never upscaled)."""
+    if max(image.size) <= side:
+        return image
+    fitted = image.copy()
+    fitted.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return fitted
+
+
 def analyse_photo(data: bytes, max_pixels: int, thumbnail_size: int) -> dict[str, Any]:
-    """Decode and analyse one photo (runs in the process pool; raises ImageRejected for bad bytes)."""
+    """Decode and analyse one photo (runs in the process pool; raises ImageRejected for bad bytes).
+
+    The photo is decoded once at about the larger of the analysis and thumbnail sizes; the
+    analysis image doubles as the thumbnail when both sizes agree (the default).
+    """
+    from tools.imports.content import content_hashes  # content.py builds on this module's hashes
+
     decoded = decode(data, max_pixels=max_pixels, target=max(ANALYSIS_SIDE, thumbnail_size))
-    image = decoded.image
-    work = image.copy()
-    work.thumbnail((ANALYSIS_SIDE, ANALYSIS_SIDE), Image.Resampling.BILINEAR)
+    work = _fit(decoded.image, ANALYSIS_SIDE)
+    thumb, thumb_w, thumb_h = thumbnail(work if thumbnail_size == ANALYSIS_SIDE else decoded.image, thumbnail_size)
     rgb = np.asarray(work)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     small_rgb = cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA)
     small_grey = cv2.cvtColor(small_rgb, cv2.COLOR_RGB2GRAY)
-    thumb, thumb_w, thumb_h = thumbnail(image, thumbnail_size)
     q = quality(grey)
     exif = decoded.exif
     return {
@@ -207,6 +244,7 @@ def analyse_photo(data: bytes, max_pixels: int, thumbnail_size: int) -> dict[str
         "camera_make": exif.camera_make,
         "camera_model": exif.camera_model,
         **hashes(work),
+        "content_hashes": content_hashes(work),  # frame-tolerant hashes for duplicate detection
         "descriptor": descriptor(small_rgb, small_grey).tobytes(),
         "quality": q,
         "faces": faces(grey),

@@ -2,7 +2,7 @@
 
 Runs inside the CPU process pool, so everything here is plain top-level functions over bytes.
 JPEGs are decoded in draft mode (DCT scaling): a 24-megapixel photo is decoded at 1/2, 1/4
-or 1/8 scale straight to the analysis size and never fully.
+or 1/8 scale to just above the analysis size (longest side) and never fully.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def decode(data: bytes, *, max_pixels: int, target: int) -> Decoded:
-    """Decode ``data`` to an oriented RGB image whose shorter side is about ``target`` px (or less)."""
+    """Decode ``data`` to an oriented RGB image whose longest side is about ``target`` px to 2x that (or less)."""
     fmt = sniff_format(data)
     if fmt is None:
         raise ImageRejected(f"not an image: {describe_non_image(data)}")
@@ -232,8 +232,9 @@ def decode(data: bytes, *, max_pixels: int, target: int) -> Decoded:
                     f"{max_pixels} (decompression-bomb guard, AI_BACKEND_MAX_IMAGE_PIXELS)"
                 )
             exif = read_exif(image)
-            if fmt == "jpeg":
-                image.draft("RGB", (target, target))
+            if fmt == "jpeg":  # DCT scaling: the smallest scale whose longest side is still >= target
+                longest = max(width, height)
+                image.draft("RGB", (-(-target * width // longest), -(-target * height // longest)))
             image.seek(0)
             image.load()
     except ImageRejected:
@@ -252,7 +253,7 @@ def decode(data: bytes, *, max_pixels: int, target: int) -> Decoded:
     if exif.orientation in (5, 6, 7, 8):
         width, height = height, width
     image = _to_rgb(image)
-    if min(image.size) > 2 * target:  # formats without DCT scaling: reduce in one cheap step
-        factor = min(image.size) // target
+    if max(image.size) > 2 * target:  # formats without DCT scaling: reduce in one cheap step
+        factor = max(image.size) // target
         image = image.reduce(factor)
     return Decoded(image=image, format=fmt, width=width, height=height, exif=exif)

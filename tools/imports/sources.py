@@ -154,6 +154,12 @@ async def _download_once(
     raise UpstreamError(f"{field}: more than {MAX_REDIRECTS} redirects")
 
 
+@cache
+def tls_context() -> Any:
+    """One verifying TLS context per process: building one loads the CA bundle (tens of ms)."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 async def download(url_text: str, settings: Settings, field: str = "download_uri") -> tuple[bytes, str | None]:
     """Fetch a URL with the checks above; retry timeouts, connection errors and 5xx with back-off.
 
@@ -163,7 +169,9 @@ async def download(url_text: str, settings: Settings, field: str = "download_uri
     timeout = httpx.Timeout(settings.download_timeout, connect=min(10.0, settings.download_timeout))
     delay = settings.download_backoff
     last_problem = "no attempt made"
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    async with httpx.AsyncClient(
+        timeout=timeout, follow_redirects=False, trust_env=False, verify=tls_context()
+    ) as client:
         for attempt in range(settings.download_retries + 1):
             if attempt:
                 await asyncio.sleep(delay)

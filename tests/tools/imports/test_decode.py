@@ -123,3 +123,12 @@ def test_real_photo_from_dataset() -> None:
         pytest.skip("shared datasets not present")
     decoded = decode(files[0].read_bytes(), max_pixels=LIMIT, target=512)
     assert decoded.format == "jpeg" and decoded.width > 0 and decoded.height > 0
+
+
+def test_large_jpeg_is_decoded_scaled_to_just_above_the_target() -> None:
+    big = Image.new("RGB", (2400, 1600), (90, 140, 200))
+    buffer = io.BytesIO()
+    big.save(buffer, "JPEG", quality=85)
+    decoded = decode(buffer.getvalue(), max_pixels=LIMIT, target=512)
+    assert (decoded.width, decoded.height) == (2400, 1600)  # the photo's own size is reported
+    assert decoded.image.size == (600, 400)  # DCT scaling at 1/4: the longest side stays >= 512

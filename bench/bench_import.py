@@ -1,0 +1,281 @@
+"""Benchmark: photo analysis throughput, import memory, and end-to-end import time (import issue).
+
+Three phases, one run, on a folder of real photos given as an argument
+(e.g. ``../shared/datasets/photos-hires``):
+
+1. **per core**, in this process: every photo read from disk and put through the import's
+   full analysis (``analyse_photo``: decode with JPEG DCT scaling, EXIF, hashes, descriptor,
+   quality, faces, colours, WebP thumbnail), then the hash-only pass (``hash_only``), side by
+   side with imagededup's ``PHash().encode_images`` on the same files with one worker process.
+   Target: full analysis >= 2x imagededup's PHash encode rate.
+2. **peak RSS**: ``ai-backend serve`` on the embedded default (SQLite, in-process runner, a
+   CPU pool of one process per core) imports ``--rss-photos`` photos (the folder repeated, each
+   copy under its own ``original_image_id``) through ``POST /api/users/import``, downloading
+   them from a loopback HTTP server. The RSS of the server and its pool processes together is
+   sampled every 50 ms. Target: peak < 400 MB.
+3. **end to end**: the same with ``--e2e-photos`` photos on a fresh data dir; wall time from the
+   request to the last child settled, against what phase 1's per-core figure predicts for the
+   machine's cores. Target: actual <= 1.3x predicted.
+
+    .venv/bin/python -m bench.bench_import ../shared/datasets/photos-hires
+    .venv/bin/python -m bench.bench_import ../shared/datasets/photos-hires --short
+
+imagededup is the baseline only; install it without its torch part (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import http.server
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+from bench._common import (
+    BenchError,
+    HelpFormatter,
+    Procs,
+    create_admin_key,
+    machine_line,
+    print_table,
+    service_env,
+    start_server,
+    temp_dir,
+    time_limit,
+    verdict,
+)
+from bench._imagededup import ImagededupMissing, hashing
+from tools.imports.analysis import analyse_photo, hash_only
+from tools.imports.decode import sniff_format
+from tools.settings import Settings
+
+RSS_TARGET_MB = 400.0
+SPEED_TARGET = 2.0
+E2E_TARGET = 1.3
+
+
+def photo_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and sniff_format(p.read_bytes()[:64]) is not None)
+    if not files:
+        raise BenchError(f"no photos in {folder}")
+    return files
+
+
+# -- phase 1: per-core rates ----------------------------------------------------------------------
+
+
+def rate(files: list[Path], repeats: int, work: functools.partial[object]) -> float:
+    """Photos per second of ``work(bytes)`` over ``files`` x ``repeats``, reading each file from disk."""
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for path in files:
+            work(path.read_bytes())
+    return len(files) * repeats / (time.perf_counter() - start)
+
+
+def imagededup_rate(files: list[Path], repeats: int, scratch: Path) -> float:
+    """imagededup PHash ``encode_images`` with one worker over the same files (linked ``repeats`` times)."""
+    folder = scratch / "imagededup-input"
+    folder.mkdir()
+    for r in range(repeats):
+        for path in files:
+            (folder / f"{r:03d}-{path.name}").symlink_to(path.resolve())
+    phash = hashing().PHash(verbose=False)
+    start = time.perf_counter()
+    encoded = phash.encode_images(image_dir=str(folder), num_enc_workers=1)
+    elapsed = time.perf_counter() - start
+    if len(encoded) != len(files) * repeats:
+        raise BenchError(f"imagededup encoded {len(encoded)} of {len(files) * repeats} files")
+    return len(encoded) / elapsed
+
+
+# -- phases 2 and 3: imports through REST ---------------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def photo_server(folder: Path) -> Iterator[str]:
+    """A loopback HTTP server for ``folder`` (stands for the user's photo storage)."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def tree_rss_mb(pid: int) -> tuple[float, float]:
+    """RSS of ``pid`` alone and of ``pid`` with all its descendants, in MB (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    own, total, todo = 0, 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    kb = int(line.split()[1])
+                    total += kb
+                    own = kb if current == pid else own
+    return own / 1024, total / 1024
+
+
+class RssSampler:
+    """Samples a process tree's RSS in a thread; ``peak`` (the tree) and ``peak_own`` (the root) in MB."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.pid, self.interval, self.peak, self.peak_own = pid, interval, 0.0, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            own, total = tree_rss_mb(self.pid)
+            self.peak, self.peak_own = max(self.peak, total), max(self.peak_own, own)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def rest_import(files: list[Path], count: int, cores: int, scratch: Path, label: str) -> tuple[float, RssSampler, int]:
+    """Import ``count`` photos through REST on a fresh embedded server: (seconds, RSS peaks, failed)."""
+    data_dir = scratch / f"data-{label}"
+    env = service_env(data_dir, cpu_workers=cores, allow_private_networks="true")
+    key = create_admin_key(env)
+    headers = {"X-API-Key": key}
+    with photo_server(files[0].parent) as base_url, Procs(scratch) as procs:
+        proc, api = start_server(procs, env, name=f"serve-{label}")
+        infos = [
+            {
+                "original_image_id": f"{label}-{n:05d}-{files[n % len(files)].name}",
+                "download_uri": f"{base_url}/{files[n % len(files)].name}",
+            }
+            for n in range(count)
+        ]
+        body = {"user_id": "bench", "image_download_infos": infos}
+        with RssSampler(proc.proc.pid) as sampler, httpx.Client(base_url=api, headers=headers, timeout=60) as client:
+            start = time.perf_counter()
+            answer = client.post("/api/users/import", json=body)
+            if answer.status_code != 202:
+                raise BenchError(f"import answered {answer.status_code}: {answer.text[:300]}")
+            job_id = answer.json()["id"]
+            while True:
+                job = client.get(f"/api/jobs/{job_id}").json()
+                summary = job.get("children_summary") or {}
+                settled = summary.get("completed", 0) + summary.get("failed", 0)
+                if summary.get("total") == count and settled == count:
+                    break
+                proc.check_alive()
+                time.sleep(0.1)
+            elapsed = time.perf_counter() - start
+        return elapsed, sampler, int(summary.get("failed", 0))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
+    parser.add_argument("photos", type=Path, help="folder of real photos (e.g. ../shared/datasets/photos-hires)")
+    parser.add_argument("--repeats", type=int, default=5, help="passes over the folder in phase 1")
+    parser.add_argument("--rss-photos", type=int, default=2000, help="photos imported in phase 2")
+    parser.add_argument("--e2e-photos", type=int, default=1000, help="photos imported in phase 3")
+    parser.add_argument("--short", action="store_true", help="2 passes, 300 and 200 photos (a quick look)")
+    parser.add_argument("--max-seconds", type=float, default=1800, help="abort the whole run after this long")
+    args = parser.parse_args(argv)
+    if args.short:
+        args.repeats, args.rss_photos, args.e2e_photos = 2, 300, 200
+    files = photo_files(args.photos)
+    cores = os.cpu_count() or 1
+    settings = Settings()
+    print(f"bench_import: {len(files)} photos from {args.photos}; {machine_line()}")
+    try:
+        with time_limit(args.max_seconds), temp_dir("bench-import") as scratch:
+            full = rate(
+                files,
+                args.repeats,
+                functools.partial(
+                    analyse_photo, max_pixels=settings.max_image_pixels, thumbnail_size=settings.thumbnail_size
+                ),
+            )
+            hashed = rate(files, args.repeats, functools.partial(hash_only, max_pixels=settings.max_image_pixels))
+            baseline = imagededup_rate(files, args.repeats, scratch)
+            print("\nphase 1: photos per second on one core (files read from disk each time)")
+            print_table(
+                ["pass", "photos/s", "vs imagededup PHash", "target"],
+                [
+                    [
+                        "ours: full analysis + thumbnail",
+                        f"{full:.2f}",
+                        f"{full / baseline:.2f}x",
+                        f">= {SPEED_TARGET}x {verdict(full / baseline >= SPEED_TARGET)}",
+                    ],
+                    ["ours: hash-only", f"{hashed:.2f}", f"{hashed / baseline:.2f}x", ""],
+                    ["imagededup PHash.encode_images (1 worker)", f"{baseline:.2f}", "1.00x", ""],
+                ],
+            )
+            rss_seconds, rss, rss_failed = rest_import(files, args.rss_photos, cores, scratch, "rss")
+            print(f"\nphase 2: {args.rss_photos} photos through POST /api/users/import (embedded, {cores} CPU workers)")
+            print_table(
+                ["peak RSS, server + pool (MB)", "server alone (MB)", "seconds", "failed", "target"],
+                [
+                    [
+                        f"{rss.peak:.0f}",
+                        f"{rss.peak_own:.0f}",
+                        f"{rss_seconds:.1f}",
+                        rss_failed,
+                        f"< {RSS_TARGET_MB:.0f} MB {verdict(rss.peak < RSS_TARGET_MB)}",
+                    ]
+                ],
+            )
+            e2e_seconds, _, e2e_failed = rest_import(files, args.e2e_photos, cores, scratch, "e2e")
+            predicted = args.e2e_photos / (full * cores)
+            ratio = e2e_seconds / predicted
+            print(f"\nphase 3: {args.e2e_photos} photos end to end through REST (embedded default)")
+            print_table(
+                ["seconds", "predicted from phase 1", "ratio", "photos/s", "failed", "target"],
+                [
+                    [
+                        f"{e2e_seconds:.1f}",
+                        f"{predicted:.1f} ({cores} cores)",
+                        f"{ratio:.2f}x",
+                        f"{args.e2e_photos / e2e_seconds:.2f}",
+                        e2e_failed,
+                        f"<= {E2E_TARGET}x {verdict(ratio <= E2E_TARGET)}",
+                    ]
+                ],
+            )
+    except (BenchError, ImagededupMissing) as exc:
+        print(f"bench_import: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
