@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Generation, Prediction
+from storage.models import Generation, Job, Prediction
 from storage.types import utcnow
 
 UNFINISHED = ("pending", "processing")
+STOPPED_JOB = ("failed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class GenerationFilter:
     status: str | None = None
     entity_type: str | None = None
     entity_id: str | None = None
+    parent_generation_id: uuid.UUID | None = None
 
 
 def _filtered(stmt: Select[Any], flt: GenerationFilter) -> Select[Any]:
@@ -34,6 +36,8 @@ def _filtered(stmt: Select[Any], flt: GenerationFilter) -> Select[Any]:
         stmt = stmt.where(Generation.entity_type == flt.entity_type)
     if flt.entity_id is not None:
         stmt = stmt.where(Generation.entity_id == flt.entity_id)
+    if flt.parent_generation_id is not None:
+        stmt = stmt.where(Generation.parent_generation_id == flt.parent_generation_id)
     return stmt
 
 
@@ -187,6 +191,24 @@ async def select_prediction(session: AsyncSession, generation: Generation, predi
         .where(Generation.id == generation.id)
         .values(selected_prediction_id=prediction.id, updated_at=utcnow())
     )
+
+
+async def sync_with_jobs(session: AsyncSession, rows: Sequence[Generation]) -> list[Generation]:
+    """Settle unfinished generations whose job already stopped without them noticing.
+
+    A job cancelled while pending, aborted, timed out or given up by the reaper never runs
+    the operation's own bookkeeping; its job row is the truth. The caller commits.
+    """
+    out = []
+    for row in rows:
+        job = await session.get(Job, row.job_id) if row.status in UNFINISHED and row.job_id else None
+        if job is not None and job.status in STOPPED_JOB:
+            values = {"status": job.status, "error": job.error_message or job.status, "error_code": job.error_code}
+            if job.status == "cancelled":
+                values |= {"error": "cancelled", "error_code": "cancelled"}
+            row = await update_generation(session, row.id, **values) or row
+        out.append(row)
+    return out
 
 
 async def soft_delete(session: AsyncSession, generation_id: uuid.UUID) -> Generation | None:

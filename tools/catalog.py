@@ -14,8 +14,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from tools.context import ToolContext
+from tools.settings import Settings
 
 Handler = Callable[[Any, ToolContext], Awaitable[BaseModel]]
+Precheck = Callable[[Any, Settings], None]
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Operation:
     action: str
     policy: Policy = field(default_factory=Policy)
     annotations: Annotations = field(default_factory=Annotations)
+    # Cheap offline checks every door runs before a job exists (raise a ToolFailure, e.g. a 400).
+    precheck: Precheck | None = None
 
     @property
     def task_name(self) -> str:

@@ -7,6 +7,7 @@ import uuid
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from tools.models import UserParams
 
@@ -64,12 +65,15 @@ class GenerateImageParams(UserParams):
 
     @model_validator(mode="after")
     def _size(self) -> GenerateImageParams:
+        # PydanticCustomError: the message reads as written (no "Value error, " in front), naming the field.
         if (self.width is None) != (self.height is None):
-            raise ValueError("width and height: give both, or neither (then aspect_ratio or the provider's default)")
+            raise PydanticCustomError(
+                "size", "width and height: give both, or neither (then aspect_ratio or the provider's default)"
+            )
         if self.width is not None and self.aspect_ratio is not None:
-            raise ValueError("aspect_ratio: give either width and height or aspect_ratio, not both")
+            raise PydanticCustomError("size", "aspect_ratio: give either width and height or aspect_ratio, not both")
         if len(set(self.reference_image_ids)) != len(self.reference_image_ids):
-            raise ValueError("reference_image_ids: an image is named twice")
+            raise PydanticCustomError("references", "reference_image_ids: an image is named twice")
         return self
 
 

@@ -34,6 +34,7 @@ from tools.generation.providers.base import (
 )
 from tools.imports.decode import describe_non_image, sniff_format
 from tools.imports.operations import store_photo
+from tools.settings import Settings
 
 CACHE_KEY_VERSION = 1
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
@@ -94,9 +95,14 @@ async def load_references(ctx: ToolContext, user_id: str, ids: list[uuid.UUID]) 
     return tuple(found)
 
 
-def check_request(params: GenerateImageParams, settings: Any) -> providers.ProviderChoice:
+def check_request(params: GenerateImageParams, settings: Settings) -> providers.ProviderChoice:
     """Offline checks a door can run before creating anything (no provider configured -> 400)."""
     return providers.choose(settings, params.provider, params.model)
+
+
+def precheck(params: GenerateImageParams, settings: Settings) -> None:
+    """The catalog's precheck: every door refuses an unusable provider before a job exists."""
+    check_request(params, settings)
 
 
 async def generate_image(params: GenerateImageParams, ctx: ToolContext) -> GenerateImageResult:
@@ -124,9 +130,8 @@ async def generate_image(params: GenerateImageParams, ctx: ToolContext) -> Gener
     except JobCancelled:
         await _mark(ctx, generation.id, status="cancelled", error="cancelled", error_code="cancelled")
         raise
-    except asyncio.CancelledError:  # aborted (arq) or timed out: record it if we still can
-        await asyncio.shield(_mark(ctx, generation.id, status="cancelled", error="stopped", error_code="cancelled"))
-        raise
+    # An aborted or timed-out run (asyncio.CancelledError) records nothing here: its job row
+    # says how it ended, and storage.generations.sync_with_jobs carries that over on read.
     except ToolFailure as exc:
         code = "content_policy" if isinstance(exc, ContentPolicyRefusal) else exc.code
         await _mark(ctx, generation.id, status="failed", error=exc.message, error_code=code)
@@ -387,5 +392,6 @@ def register(catalog: Catalog) -> None:
             action="GENERATE_IMAGE",
             policy=Policy(),
             annotations=Annotations(read_only=False, destructive=False, idempotent=False, open_world=True),
+            precheck=precheck,
         )
     )

@@ -25,7 +25,7 @@ NEEDS = {
 NO_PROVIDER = (
     "no image provider is configured: set AI_BACKEND_IMAGE_PROVIDER to openai (with AI_BACKEND_OPENAI_API_KEY), "
     "replicate (with AI_BACKEND_REPLICATE_API_TOKEN) or diffusers (with AI_BACKEND_DIFFUSERS_MODEL_PATH); "
-    "see docs/generation.md"
+    "see the README's 'Generate images' section"
 )
 
 

@@ -74,6 +74,7 @@ def _device(settings: Settings) -> str:
 
 
 def _pipeline(path: Path, device: str) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces beside local_files_only: never download
     import torch
     from diffusers import AutoPipelineForText2Image
 

@@ -2,7 +2,7 @@
 
 Answers carry each image as ``b64_json`` or as a ``url`` (downloaded through the guarded
 download path). The API has no seed or negative prompt: the negative prompt and a free-form
-style are written into the prompt; ``vivid``/``natural`` go in the ``style`` field.
+style are written into the prompt; ``vivid``/``natural`` go in dall-e-3's ``style`` field.
 """
 
 from __future__ import annotations
@@ -26,17 +26,26 @@ CONTENT_POLICY_CODES = {"content_policy_violation", "moderation_blocked", "conte
 API_STYLES = {"vivid", "natural"}  # the ``style`` field of dall-e-3
 
 
+# OpenAI's own models accept only these sizes; other OpenAI-compatible servers get ``WxH`` as asked.
+FIXED_SIZES = {"gpt-image": ("1536x1024", "1024x1536"), "dall-e-3": ("1792x1024", "1024x1792"), "dall-e-2": None}
+
+
 def openai_size(request: ProviderRequest) -> str | None:
-    """``WxH`` as given, or the model's landscape/portrait/square size nearest the aspect ratio."""
+    """``WxH`` as given, or (for OpenAI's models) their landscape/portrait/square size nearest the ratio."""
+    family = next((name for name in FIXED_SIZES if request.model.startswith(name)), None)
     if request.width and request.height:
-        return f"{request.width}x{request.height}"
-    if not request.aspect_ratio:
+        if family is None:
+            return f"{request.width}x{request.height}"
+        ratio = request.width / request.height
+    elif request.aspect_ratio:
+        w, h = (int(p) for p in request.aspect_ratio.split(":"))
+        ratio = w / h
+    else:
         return None
-    w, h = (int(p) for p in request.aspect_ratio.split(":"))
-    ratio = w / h
-    if request.model.startswith("dall-e-2"):
+    shapes = FIXED_SIZES.get(family or "gpt-image")
+    if shapes is None:
         return "1024x1024"
-    wide, tall = ("1792x1024", "1024x1792") if request.model.startswith("dall-e-3") else ("1536x1024", "1024x1536")
+    wide, tall = shapes
     if ratio >= 1.2:
         return wide
     if ratio <= 1 / 1.2:
@@ -58,7 +67,8 @@ class OpenAIImages:
         return headers
 
     def _fields(self, request: ProviderRequest) -> dict[str, Any]:
-        api_style = request.style if request.style and request.style.lower() in API_STYLES else None
+        dalle3 = request.model.startswith("dall-e-3")
+        api_style = request.style if dalle3 and request.style and request.style.lower() in API_STYLES else None
         plain = ProviderRequest(**{**request.__dict__, "style": None}) if api_style else request
         fields: dict[str, Any] = {
             "model": request.model,
