@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import FINISHED_STATUSES, Job, Workflow
 from storage.types import utcnow
@@ -107,32 +108,56 @@ async def list_jobs(session: AsyncSession, flt: JobFilter, *, page: int, page_si
     return list(rows.all()), int(total or 0)
 
 
+_CHILD = aliased(Job, name="child")
+
+
+def _bucket(*statuses: str) -> Any:
+    return func.sum(case((_CHILD.status.in_(statuses), 1), else_=0))
+
+
+# Built once: constructing these expressions (and their cache keys) per request cost more than the query.
+_SUMMARY_COLUMNS = (
+    func.count(_CHILD.id),
+    _bucket("pending"),
+    _bucket("processing"),
+    _bucket("completed"),
+    _bucket("failed", "cancelled"),  # cancelled children count as failed
+)
+_SUMMARIES = (
+    select(_CHILD.parent_id, *_SUMMARY_COLUMNS)
+    .where(_CHILD.parent_id.in_(bindparam("parent_ids", expanding=True)))
+    .group_by(_CHILD.parent_id)
+)
+_JOB_WITH_SUMMARY = (
+    select(Job, *_SUMMARY_COLUMNS)
+    .outerjoin(_CHILD, _CHILD.parent_id == Job.id)
+    .where(Job.id == bindparam("job_id"))
+    .group_by(Job.id)
+    .execution_options(populate_existing=True)
+)
+
+
+def _summary(counts: Sequence[Any]) -> ChildrenSummary | None:
+    total = int(counts[0] or 0)
+    return ChildrenSummary(total, *(int(c or 0) for c in counts[1:])) if total else None
+
+
 async def children_summaries(
     session: AsyncSession, parent_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, ChildrenSummary]:
     """Bucket counts per parent from one GROUP BY; cancelled children count as failed."""
     if not parent_ids:
         return {}
+    rows = await session.execute(_SUMMARIES, {"parent_ids": list(parent_ids)})
+    return {row[0]: summary for row in rows.all() if (summary := _summary(row[1:])) is not None}
 
-    def bucket(*statuses: str) -> Any:
-        return func.sum(case((Job.status.in_(statuses), 1), else_=0))
 
-    query = (
-        select(
-            Job.parent_id,
-            func.count(),
-            bucket("pending"),
-            bucket("processing"),
-            bucket("completed"),
-            bucket("failed", "cancelled"),
-        )
-        .where(Job.parent_id.in_(list(parent_ids)))
-        .group_by(Job.parent_id)
-    )
-    rows = await session.execute(query)
-    return {
-        row[0]: ChildrenSummary(int(row[1]), int(row[2]), int(row[3]), int(row[4]), int(row[5])) for row in rows.all()
-    }
+async def get_job_with_summary(
+    session: AsyncSession, job_id: uuid.UUID
+) -> tuple[Job, ChildrenSummary | None] | None:
+    """A job and its children's buckets in one round trip (the hot path of GET /api/jobs/{id})."""
+    row = (await session.execute(_JOB_WITH_SUMMARY, {"job_id": job_id})).first()
+    return None if row is None else (row[0], _summary(row[1:]))
 
 
 async def unfinished_children(session: AsyncSession, parent_id: uuid.UUID) -> int:

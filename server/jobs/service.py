@@ -259,11 +259,7 @@ class JobService:
 
     async def get_with_summary(self, job_id: uuid.UUID) -> tuple[Job, q.ChildrenSummary | None] | None:
         async with self.sessions() as session:
-            job = await q.get_job(session, job_id)
-            if job is None:
-                return None
-            summaries = await q.children_summaries(session, [job_id])
-            return job, summaries.get(job_id)
+            return await q.get_job_with_summary(session, job_id)
 
     async def list(
         self, flt: q.JobFilter, *, page: int, page_size: int
