@@ -232,6 +232,7 @@ def test_auth(deployment: Deployment) -> None:
 
 
 def test_action_errors(deployment: Deployment) -> None:
+    """Client mistakes answer 400 naming the field (a not-yet-built action's 501: tests/server/test_jsonrpc.py)."""
     with deployment.client() as client:
         cases = {
             "not json": client.post("/api/actions", content=b"{nope", headers={"content-type": "application/json"}),
@@ -245,7 +246,6 @@ def test_action_errors(deployment: Deployment) -> None:
             ),
             "bad wait": client.post("/api/actions", json={"user_id": "u1", "action": "SLEEP", "params": {"wait": "x"}}),
         }
-        planned = client.post("/api/actions", json={"user_id": "u1", "action": "SUGGEST_PHOTOBOOK", "params": {}})
     for name, response in cases.items():
         assert response.status_code == 400, (name, response.text)
         assert set(response.json()) == {"detail"}
@@ -254,4 +254,3 @@ def test_action_errors(deployment: Deployment) -> None:
     assert cases["bad param"].json()["detail"].startswith("params.seconds:")
     assert cases["extra param"].json()["detail"] == "params.sleepy: unknown field"
     assert cases["bad wait"].json()["detail"] == "params.wait: must be a number of seconds"
-    assert planned.status_code == 501 and "SUGGEST_PHOTOBOOK" in planned.json()["detail"]
