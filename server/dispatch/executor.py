@@ -60,7 +60,9 @@ class JobExecutor:
         await self._execute(job, op, params, attempt)
 
     def _context(self, job: Job, attempt: int) -> ToolContext:
-        last_write = 0.0
+        # Starting the job just wrote its row: a job that finishes within the interval (one
+        # photo of an import) writes no progress rows at all, only its final state.
+        last_write = time.monotonic()
 
         async def progress_sink(percent: int, message: str | None) -> None:
             nonlocal last_write
