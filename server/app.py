@@ -18,7 +18,7 @@ from server.events.relay import RedisRelay
 from server.mcp import build_mcp_server, http_endpoint
 from server.openapi import build_openapi
 from server.openapi import routes as openapi_routes
-from server.rest import actions, health, images, jobs, streams, subscriptions
+from server.rest import actions, generations, health, images, jobs, photobooks, streams, subscriptions
 from server.rest.errors import EXCEPTION_HANDLERS
 from server.runtime import Runtime
 from tools.settings import Settings
@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *subscriptions.routes,
             *actions.routes,
             *images.routes,
+            *photobooks.routes,
+            *generations.routes,
             *health.routes,
             *openapi_routes,
             *jsonrpc.routes,

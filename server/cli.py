@@ -7,8 +7,10 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from tools.photobook.formats import DEFAULT_FORMAT, FORMATS
 from tools.settings import Settings
 
 log = logging.getLogger("ai-backend")
@@ -175,6 +177,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     return run(settings, args.path, args.user_id, args.image_type, args.data_source)
 
 
+def cmd_photobook(args: argparse.Namespace) -> int:
+    from server.photobook_cli import BookOptions
+    from server.photobook_cli import cmd_photobook as run
+
+    options = BookOptions(
+        user_id=args.user_id, format=args.format, style=args.style, language=args.language, title=args.title,
+        pages_min=args.pages_min, pages_max=args.pages_max, include_text=not args.no_text, png_dir=args.png_dir,
+    )
+    return run(_settings(args), args.path, args.out, options)
+
+
 def _store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="data directory (AI_BACKEND_DATA_DIR)")
     parser.add_argument("--database-url", help="SQLAlchemy async URL (AI_BACKEND_DATABASE_URL)")
@@ -214,6 +227,21 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--image-type", default="Original", help="stored with each image (default Original)")
     imp.add_argument("--data-source", help="stored with each image, e.g. the camera or album")
     imp.set_defaults(func=cmd_import)
+
+    book = sub.add_parser("photobook", help="make a photobook from a local folder and write its preview PDF")
+    _store_options(book)
+    book.add_argument("path", help="the folder of photos (recursively)")
+    book.add_argument("--out", default="photobook.pdf", help="where to write the preview PDF (default photobook.pdf)")
+    book.add_argument("--png-dir", type=Path, help="also write every page as PNG into this folder")
+    book.add_argument("--user-id", default="local", help="the user the photos belong to (default local)")
+    book.add_argument("--format", default=DEFAULT_FORMAT, choices=list(FORMATS), help="the book format")
+    book.add_argument("--style", default="balanced", choices=["calm", "balanced", "rich"], help="photos per page")
+    book.add_argument("--language", default="en", choices=["de", "fr", "it", "en"], help="language of the texts")
+    book.add_argument("--title", help="the cover title (default: composed from the photos)")
+    book.add_argument("--pages-min", type=int, help="fewest inner pages (default the format's minimum)")
+    book.add_argument("--pages-max", type=int, help="most inner pages (default the format's maximum)")
+    book.add_argument("--no-text", action="store_true", help="no chapter titles or captions on the pages")
+    book.set_defaults(func=cmd_photobook)
 
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key and print it once")

@@ -208,6 +208,20 @@ from server.rest.images import OPENAPI_SCHEMAS as _IMAGE_SCHEMAS  # noqa: E402
 ADDITIONS.update(_IMAGE_PATHS)
 ADDED_SCHEMAS.update(_IMAGE_SCHEMAS)
 
+# Photobook routes (issue 6), generated from their models like the image routes.
+from server.rest.photobooks import OPENAPI_PATHS as _PHOTOBOOK_PATHS  # noqa: E402
+from server.rest.photobooks import OPENAPI_SCHEMAS as _PHOTOBOOK_SCHEMAS  # noqa: E402
+
+ADDITIONS.update(_PHOTOBOOK_PATHS)
+ADDED_SCHEMAS.update(_PHOTOBOOK_SCHEMAS)
+
+# Generation routes (issue 8).
+from server.rest.generations_openapi import OPENAPI_PATHS as _GENERATION_PATHS  # noqa: E402
+from server.rest.generations_openapi import OPENAPI_SCHEMAS as _GENERATION_SCHEMAS  # noqa: E402
+
+ADDITIONS.update(_GENERATION_PATHS)
+ADDED_SCHEMAS.update(_GENERATION_SCHEMAS)
+
 
 @cache
 def contract() -> dict[str, Any]:
@@ -230,13 +244,15 @@ def build_openapi(catalog: Catalog, extra_paths: dict[str, Any] | None = None) -
     for action, what in catalog.planned_actions.items():
         lines.append(f"- `{action}`: not built yet ({what}); answers 501.")
     action_type["description"] = "\n".join(lines)
+    contract_names = set(contract()["components"]["schemas"])
     for op in catalog:
-        schemas[f"{op.params_model.__name__}"] = op.params_model.model_json_schema(
-            ref_template="#/components/schemas/{model}"
-        )
-        schemas[f"{op.result_model.__name__}"] = op.result_model.model_json_schema(
-            ref_template="#/components/schemas/{model}"
-        )
+        for model in (op.params_model, op.result_model):
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            # Nested models: their refs point at components, so they must be there (the contract's stay).
+            for name, nested in schema.pop("$defs", {}).items():
+                if name not in contract_names:
+                    schemas[name] = nested
+            schemas[model.__name__] = schema
     return spec
 
 

@@ -312,3 +312,26 @@ class Prediction(Base):
         UniqueConstraint("generation_id", "index", name="uq_predictions_generation_index"),
         Index("ix_predictions_image", "image_id"),
     )
+
+
+class Photobook(Base):
+    """A suggested photobook (issue 6): the whole book as JSON, and where its rendered preview lies."""
+
+    __tablename__ = "photobooks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[str] = mapped_column(String(255))
+    job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("jobs.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(40))
+    style: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(8))
+    page_count: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    book: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    page_keys: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    preview_key: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_photobooks_user_created", "user_id", "created_at"),)

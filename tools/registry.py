@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from tools import diagnostics, generation, imports
+from tools import diagnostics, duplicates, generation, imports, photobook, text
 from tools.catalog import Catalog
 
 # Contract actions (ActionType) whose operations are not built yet answer 501.
-PLANNED_ACTIONS = {
-    "SUGGEST_TEXT": "suggest text (issue 6)",
-    "SUGGEST_ALTERNATIVE_IMAGES": "suggest alternative images (issue 5)",
-    "DETECT_DUPLICATES": "detect duplicates (issue 5)",
-    "SUGGEST_PHOTOBOOK": "suggest photobook (issue 6)",
-}
+PLANNED_ACTIONS: dict[str, str] = {}
 
 
 def build_catalog() -> Catalog:
     catalog = Catalog()
-    for module in (diagnostics, imports, generation):
+    for module in (diagnostics, imports, duplicates, generation, photobook, text):
         module.register(catalog)
     for action, what in PLANNED_ACTIONS.items():
         catalog.plan(action, what)

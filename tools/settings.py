@@ -123,7 +123,15 @@ class Settings(BaseSettings):
         default=120.0, ge=0, description="Longest Retry-After honoured; a longer one fails the call."
     )
 
-    @field_validator("image_provider", "openai_response_format", mode="before")
+    # Suggest text (issue 6): an optional OpenAI-compatible chat completions API.
+    llm_base_url: str | None = Field(
+        default=None, description="Chat completions API base (e.g. https://api.openai.com/v1); unset = templates."
+    )
+    llm_api_key: str | None = Field(default=None, description="Bearer key for the LLM API (Ollama needs none).")
+    llm_model: str = Field(default="gpt-4o-mini", description="Model name sent to the LLM API.")
+    llm_timeout: float = Field(default=30.0, gt=0, description="Seconds one LLM request may take.")
+
+    @field_validator("image_provider", "openai_response_format", "llm_base_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -1,4 +1,4 @@
-"""MCP resources under ``ai-backend://``: jobs and images (with thumbnails); photobooks join here later.
+"""MCP resources under ``ai-backend://``: jobs, images (with thumbnails) and photobooks (with page PNGs).
 
 Tool results link here: a job handle to its job, a result naming an ``image_id`` to that
 photo's thumbnail, and any ``ai-backend://`` URI in a result (photobook pages, later) as
@@ -7,6 +7,7 @@ is. Every read checks the caller may see that user's data, like the other doors.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -16,9 +17,11 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
 from server.calls import client_message, get_job
-from server.mcp.door import IMAGE_URI, JOB_URI, THUMBNAIL_URI, McpDoor
+from server.mcp.door import IMAGE_URI, JOB_URI, PHOTOBOOK_PAGE_URI, PHOTOBOOK_URI, THUMBNAIL_URI, McpDoor
+from storage.blobs import BlobStore
 from storage.images import hash_hex
-from storage.models import Image
+from storage.models import Image, Photobook
+from storage.photobooks import get_photobook
 from tools.errors import ToolFailure
 
 
@@ -110,3 +113,39 @@ def register_resources(server: MCPServer, door: McpDoor) -> None:
         if thumb is None:
             raise _not_found("Thumbnail")
         return thumb[0]
+
+    async def owned_book(photobook_id: str, ctx: Context) -> Photobook:
+        parsed = _uuid(photobook_id, "Photobook")
+        async with door.runtime.sessions() as session:
+            row = await get_photobook(session, parsed)
+        if row is None or not door.principal(ctx.request_context.request).can_act_for(row.user_id):
+            raise _not_found("Photobook")
+        return row
+
+    @server.resource(
+        PHOTOBOOK_URI,
+        name="photobook",
+        title="Photobook",
+        description="A book made by suggest_photobook, as JSON: chapters, pages with slots, crops and texts, the "
+        "cover and the photos left out. Same shape as GET /api/photobooks/{photobook_id}.",
+        mime_type="application/json",
+    )
+    async def read_photobook(photobook_id: str, ctx: Context) -> str:
+        return json.dumps((await owned_book(photobook_id, ctx)).book, indent=2)
+
+    @server.resource(
+        PHOTOBOOK_PAGE_URI,
+        name="photobook_page",
+        title="Photobook page",
+        description="One rendered page of a book as PNG (0 is the cover), to look at the layout.",
+        mime_type="image/png",
+    )
+    async def read_photobook_page(photobook_id: str, number: str, ctx: Context) -> bytes:
+        row = await owned_book(photobook_id, ctx)
+        if not number.isdigit() or int(number) >= len(row.page_keys):
+            raise _not_found("Page")
+        blobs = BlobStore.in_data_dir(door.runtime.settings.data_dir)
+        data = await asyncio.to_thread(blobs.get, row.page_keys[int(number)])
+        if data is None:
+            raise _not_found("Page")
+        return data

@@ -1,0 +1,29 @@
+"""Selection without issue 5's features (the local rule) and the quality gate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.tools.photobook.test_pages import photo
+from tools.photobook.selection import find_copies_and_bursts, select
+
+
+def test_local_rule_finds_copies_and_bursts_and_the_gate_holds_back_weak_photos() -> None:
+    t = datetime(2024, 6, 1, 12, tzinfo=UTC)
+    original, copy = photo(1, t), photo(1, t, size=(600, 400))  # same content and second, fewer pixels
+    copy.id, copy.original_id = "copy", "copy.jpg"
+    burst = [photo(2, t + timedelta(minutes=5, seconds=s)) for s in range(3)]
+    for n, shot in enumerate(burst):
+        shot.id, shot.original_id, shot.quality_score = f"b{n}", f"b{n}.jpg", 0.5 + 0.1 * n
+    blurred, dark = photo(3, t + timedelta(hours=1)), photo(4, t + timedelta(hours=2))
+    blurred.sharpness, dark.quality = 0.01, {"exposure": 0.05}
+    others = [photo(10 + n, t + timedelta(hours=3 + n)) for n in range(4)]
+    groups = find_copies_and_bursts([original, copy, *burst, blurred, dark, *others])
+    assert groups.copies == {"copy": original.id}
+    assert groups.bursts == {"b0": "b2", "b1": "b2"}
+    chosen = select([original, copy, *burst, blurred, dark, *others])
+    assert {p.id for p in chosen.kept} == {original.id, "b2", *(p.id for p in others)}
+    assert {(e.photo.id, e.reason) for e in chosen.left_out} == {("copy", "duplicate")}
+    reasons = {e.photo.id: e.reason for e in chosen.reserves}
+    assert reasons == {"b0": "burst", "b1": "burst", blurred.id: "blurred", dark.id: "underexposed"}
+    assert {e.reason for e in chosen.reserves[:2]} == {"blurred", "underexposed"}  # back first when the book is short

@@ -1,0 +1,88 @@
+"""Templates: grammatical, specific text in four languages from facts, never a placeholder."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from tools.text.facts import Facts
+from tools.text.templates import KINDS, LANGUAGES, TONES, compose
+
+WEEKEND = Facts(
+    start=datetime(2024, 5, 11, 10),
+    end=datetime(2024, 5, 12, 18),
+    photo_count=24,
+    people=4,
+    places=["Paris"],
+    country="France",
+)
+TRIP = Facts(
+    start=datetime(2024, 5, 30, 9),
+    end=datetime(2024, 6, 1, 16),
+    photo_count=12,
+    places=["Bern", "Interlaken", "Luzern"],
+)
+AFTERNOON = Facts(
+    start=datetime(2024, 8, 1, 14), end=datetime(2024, 8, 1, 16), photo_count=3, people=2, places=["Interlaken"]
+)
+NOTHING = Facts(photo_count=5)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("tone", TONES)
+def test_every_combination_gives_distinct_complete_texts(language: str, kind: str, tone: str) -> None:
+    for facts in (WEEKEND, TRIP, AFTERNOON, NOTHING):
+        texts = compose(kind, facts, language, tone, 3)
+        assert 1 <= len(texts) <= 3 and len(set(texts)) == len(texts)
+        for text in texts:
+            assert "{" not in text and "None" not in text and "  " not in text
+            assert text[0].isupper() or text[0].isdigit()
+
+
+def test_specific_facts_reach_the_text_in_each_language() -> None:
+    assert compose("title", WEEKEND, "en", "neutral", 3) == [
+        "Paris, spring 2024",
+        "Two days in Paris",
+        "A weekend in Paris",
+    ]
+    assert compose("title", WEEKEND, "de", "neutral", 3) == [
+        "Paris, Frühling 2024",
+        "Zwei Tage in Paris",
+        "Ein Wochenende in Paris",
+    ]
+    assert compose("title", WEEKEND, "fr", "neutral", 3) == [
+        "Paris, printemps 2024",
+        "Deux jours à Paris",
+        "Un week-end à Paris",
+    ]
+    assert compose("title", WEEKEND, "it", "neutral", 3) == [
+        "Paris, primavera 2024",
+        "Due giorni a Paris",
+        "Un fine settimana a Paris",
+    ]
+    assert compose("subtitle", TRIP, "de", "neutral", 1) == [
+        "30. Mai \u2013 1. Juni 2024 · Bern, Interlaken und Luzern"
+    ]
+    assert compose("subtitle", TRIP, "fr", "neutral", 1) == ["30 mai \u2013 1er juin 2024 · Bern, Interlaken et Luzern"]
+    assert compose("subtitle", WEEKEND, "en", "warm", 1) == ["11\u201312 May 2024, the four of us in Paris"]
+    assert compose("caption", AFTERNOON, "it", "neutral", 2) == [
+        "Un pomeriggio a Interlaken, 1º agosto 2024.",
+        "In due a Interlaken, 1º agosto 2024.",
+    ]
+    assert compose("caption", AFTERNOON, "de", "warm", 1) == ["Zu zweit in Interlaken \u2013 ein Sommer zum Erinnern."]
+    assert compose("title", TRIP, "en", "neutral", 1) == ["From Bern to Luzern"]
+    assert compose("title", TRIP, "fr", "warm", 2)[1] == "De Bern à Luzern"
+    assert compose("dedication", WEEKEND, "fr", "playful", 1) == ["Pour tous ceux qui ont souri à l'objectif à Paris."]
+    assert compose("title", NOTHING, "de", "neutral", 3) == ["5 Fotos"]
+
+
+def test_tone_changes_the_words_and_context_is_used_as_given() -> None:
+    neutral = compose("title", WEEKEND, "en", "neutral", 3)
+    warm = compose("title", WEEKEND, "en", "warm", 3)
+    playful = compose("title", WEEKEND, "en", "playful", 3)
+    assert not set(neutral) & set(warm) and not set(warm) & set(playful)
+    grandma = Facts(photo_count=0, context="Grandma's 80th birthday")
+    assert compose("dedication", grandma, "en", "warm", 1) == ["For Grandma's 80th birthday, with love."]
+    assert compose("title", grandma, "de", "neutral", 1) == ["Grandma's 80th birthday"]
