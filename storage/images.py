@@ -128,3 +128,80 @@ async def delete_image(session: AsyncSession, image_id: uuid.UUID) -> bool:
     await session.delete(row)
     await session.flush()
     return True
+
+
+# -- duplicate detection and alternatives (issue 5): columns only, no ORM objects ------------------
+
+FEATURE_COLUMNS = (
+    Image.id,
+    Image.original_image_id,
+    Image.phash,
+    Image.dhash,
+    Image.phash_mirror,
+    Image.dhash_mirror,
+    Image.descriptor,
+    Image.width,
+    Image.height,
+    Image.format,
+    Image.byte_size,
+    Image.sha256,
+    Image.captured_at,
+    Image.gps_lat,
+    Image.gps_lon,
+    Image.camera_make,
+    Image.camera_model,
+    Image.sharpness,
+    Image.quality_score,
+    Image.quality,
+    Image.face_count,
+)
+
+
+async def feature_rows(session: AsyncSession, user_id: str, image_ids: list[uuid.UUID] | None = None) -> list[Any]:
+    """The analysis columns of a user's images (all, or those of ``image_ids``), in import order."""
+    stmt = select(*FEATURE_COLUMNS).where(Image.user_id == user_id)
+    if image_ids is not None:
+        stmt = stmt.where(Image.id.in_(image_ids))
+    stmt = stmt.order_by(Image.created_at, Image.id)
+    return list((await session.execute(stmt)).all())
+
+
+def _as_uuid(ref: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(ref)
+    except ValueError:
+        return None
+
+
+async def resolve_refs(session: AsyncSession, user_id: str, refs: list[str]) -> dict[str, uuid.UUID]:
+    """Each ref (our image id or the caller's original_image_id) mapped to the user's image id; unknown: absent.
+
+    Two indexed lookups (by primary key, by the user's original ids) rather than one ``OR``,
+    which SQLite would answer with a table scan.
+    """
+    found: dict[str, uuid.UUID] = {}
+    for start in range(0, len(refs), 500):
+        chunk = refs[start : start + 500]
+        by_original = select(Image.id, Image.original_image_id).where(
+            Image.user_id == user_id, Image.original_image_id.in_(chunk)
+        )
+        for image_id, original in (await session.execute(by_original)).all():
+            found[original] = image_id
+        ids = {u: ref for ref in chunk if ref not in found and (u := _as_uuid(ref)) is not None}
+        if ids:
+            by_id = select(Image.id).where(Image.user_id == user_id, Image.id.in_(list(ids)))
+            for (image_id,) in (await session.execute(by_id)).all():
+                found[ids[image_id]] = image_id
+    return {ref: found[ref] for ref in refs if ref in found}
+
+
+async def library_stamp(session: AsyncSession, user_id: str, *, updates: bool = True) -> tuple[int, datetime | None]:
+    """(image count, latest change) of a user's library: a check that a cached copy is current.
+
+    ``updates=False`` looks at the latest import only (an index-only query, milliseconds on a
+    large library); with ``updates`` also at changes to existing rows (a scan of the user's rows).
+    """
+    latest_of = Image.updated_at if updates else Image.created_at
+    stmt = select(func.count(), func.max(latest_of)).where(Image.user_id == user_id)
+    count, latest = (await session.execute(stmt)).one()
+    return int(count), latest

@@ -129,7 +129,7 @@ def image_detail(row: Image) -> ImageDetail:
         },
         descriptor=[round(float(v), 4) for v in vector],
         descriptor_version=row.descriptor_version,
-        quality=row.quality or {},
+        quality={k: v for k, v in (row.quality or {}).items() if isinstance(v, int | float)},  # signals only
         faces=row.faces or [],
         colors=row.colors or [],
         thumbnail_width=row.thumbnail_width,

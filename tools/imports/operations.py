@@ -241,7 +241,7 @@ async def store_photo(
         "descriptor_version": DESCRIPTOR_VERSION,
         "sharpness": q["sharpness"],
         "quality_score": q["score"],
-        "quality": q,
+        "quality": q | {"content_hashes": analysis["content_hashes"]},  # see tools/imports/content.py
         "face_count": len(analysis["faces"]),
         "faces": analysis["faces"],
         "colors": analysis["colors"],

@@ -1,0 +1,137 @@
+"""Grouping on the import's real analysis of made-up photos: every kind of copy, bursts, keep choice, the index."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import replace
+
+import numpy as np
+import pillow_heif
+import pytest
+from PIL import Image
+
+from tests.tools.duplicates.photos import TRANSFORMS, burst, encode, original, scene, variant
+from tools.duplicates import index
+from tools.duplicates.features import PhotoFeatures, from_analysis
+from tools.duplicates.grouping import SENSITIVITIES, Grouping, group_photos, star_groups
+from tools.imports.analysis import analyse_photo
+
+pillow_heif.register_heif_opener()
+
+
+def analysed(files: dict[str, bytes]) -> list[PhotoFeatures]:
+    return [
+        from_analysis(
+            name, analyse_photo(data, 50_000_000, 256), byte_size=len(data), sha256=hashlib.sha256(data).hexdigest()
+        )
+        for name, data in files.items()
+    ]
+
+
+@pytest.fixture(scope="module")
+def library() -> list[PhotoFeatures]:
+    files = {"o1": original(101, taken="2024:05:01 12:00:00"), "o2": original(102, taken="2024:05:02 12:00:00")}
+    for seed, name in ((101, "o1"), (102, "o2")):
+        for kind in TRANSFORMS:
+            files[f"{name}-{kind}"] = variant(scene(seed), kind)
+    files["o1-identical"] = files["o1"]  # the same bytes under another name
+    for seed in range(10, 16):
+        files[f"distinct{seed}"] = original(seed)
+    for n, data in enumerate(burst(50, 3)):
+        files[f"burst{n}"] = data
+    return analysed(files)
+
+
+def groups_by_keep(grouping: Grouping) -> dict[str, set[str]]:
+    return {g.keep: {m.image_id for m in g.members} for g in grouping.duplicates}
+
+
+def test_every_kind_of_copy_is_grouped_with_its_original_and_the_original_is_kept(library: list[PhotoFeatures]) -> None:
+    grouping = group_photos(library)
+    groups = groups_by_keep(grouping)
+    assert set(groups) == {"o1", "o2"}, groups
+    assert groups["o1"] == {"o1", "o1-identical", *(f"o1-{k}" for k in TRANSFORMS)}
+    assert groups["o2"] == {"o2", *(f"o2-{k}" for k in TRANSFORMS)}
+    o1 = next(g for g in grouping.duplicates if g.keep == "o1")
+    assert o1.members[0].image_id == "o1" and o1.members[0].relation == "kept"
+    assert o1.reason.startswith("most metadata")  # the camera JPEG kept its EXIF, the copies did not
+    relations = {m.image_id: m.relation for m in o1.members}
+    assert relations["o1-identical"] == "identical bytes" and relations["o1-flipped"] == "mirror image"
+    assert relations["o1-cropped"] == "cropped or rotated"
+    assert all(0.5 <= m.confidence <= 1.0 for m in o1.members)
+    assert grouping.redundant_copies() == (groups["o1"] | groups["o2"]) - {"o1", "o2"}
+
+
+def test_distinct_photos_and_burst_shots_are_never_duplicates(library: list[PhotoFeatures]) -> None:
+    for sensitivity in SENSITIVITIES:
+        grouping = group_photos(library, sensitivity=sensitivity)
+        grouped = {m.image_id for g in grouping.duplicates for m in g.members}
+        assert not {f.image_id for f in library if f.image_id.startswith(("distinct", "burst"))} & grouped, sensitivity
+
+
+def test_a_burst_is_one_similar_group_best_shot_first(library: list[PhotoFeatures]) -> None:
+    grouping = group_photos(library)
+    bursts = [g for g in grouping.similar if any(s.image_id.startswith("burst") for s in g.shots)]
+    assert len(bursts) == 1
+    shots = bursts[0].shots
+    assert {s.image_id for s in shots} == {"burst0", "burst1", "burst2"}
+    assert shots[-1].image_id == "burst1" and "less sharp" in shots[-1].reasons  # the blurred one ranks last
+    assert [s.rank for s in shots] == [1, 2, 3] and shots[0].score >= shots[1].score >= shots[2].score
+    assert grouping.best_per_moment() == {s.image_id for s in shots[1:]}
+    kept_copies = {m.image_id for g in grouping.duplicates for m in g.members if m.image_id != g.keep}
+    assert not kept_copies & {s.image_id for g in grouping.similar for s in g.shots}  # only kept photos there
+    assert group_photos(library, include_similar=False).similar == []
+
+
+def test_an_heic_original_beats_its_larger_jpeg_export_and_a_png_conversion() -> None:
+    picture = scene(7)
+    heic = io.BytesIO()
+    picture.save(heic, format="HEIF", quality=60)
+    jpeg_export = encode(picture.resize((960, 640)), "JPEG", quality=95)  # bigger in pixels and bytes
+    png = encode(picture, "PNG")
+    feats = analysed({"export.jpg": jpeg_export, "original.heic": heic.getvalue(), "converted.png": png})
+    assert len(png) > len(heic.getvalue())
+    [group] = group_photos(feats).duplicates
+    assert group.keep == "original.heic"
+    assert group.reason == "original format (HEIF over JPEG)"
+
+
+def test_a_grayscale_copy_is_not_kept_over_the_colour_photo() -> None:
+    picture = scene(8)
+    grey = encode(picture.convert("L"), "PNG")  # lossless and bigger, but an edit
+    feats = analysed({"grey.png": grey, "colour.jpg": encode(picture, "JPEG", quality=80)})
+    [group] = group_photos(feats).duplicates
+    assert group.keep == "colour.jpg" and group.reason.startswith("colour original")
+
+
+def test_bad_sensitivity_and_tiny_libraries() -> None:
+    with pytest.raises(ValueError, match="sensitivity"):
+        group_photos([], sensitivity="medium")  # type: ignore[arg-type]
+    one = analysed({"a": encode(Image.new("RGB", (64, 48), "red"), "PNG")})
+    assert group_photos(one).duplicates == [] and group_photos(one).photos == 1
+
+
+def test_the_index_finds_every_close_pair_without_comparing_all_pairs() -> None:
+    rng = np.random.default_rng(3)
+    n = 4000
+    keys = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64).astype(np.uint64)
+    near = keys.copy()
+    flips = rng.integers(0, 128, size=(n, 6))  # each near key differs in at most 6 of 128 bits
+    for row in range(n):
+        for bit in flips[row]:
+            near[row, bit // 64] ^= np.uint64(1) << np.uint64(bit % 64)
+    both = np.concatenate((keys, near))[:, None, :]
+    bits = index.key_bits_for(len(both))
+    pairs = index.candidate_pairs(index.sub_keys(both, bits), index.sub_keys(both, bits), bits)
+    found = {(int(a), int(b)) for a, b in pairs}
+    assert all((row, row + n) in found for row in range(n))
+    assert len(pairs) < 0.01 * len(both) * (len(both) - 1) / 2  # under 1 % of all pairs
+
+
+def test_similar_groups_do_not_chain_look_alikes(library: list[PhotoFeatures]) -> None:
+    """A~B, B~C, C~D must not make one group: every shot must be similar to its group's best."""
+    shots = [replace(library[0], image_id=f"s{n}", sharpness=1.0 - n / 10) for n in range(4)]
+    chain = np.array([0, 1, 2]), np.array([1, 2, 3]), np.array([0.99, 0.98, 0.97])
+    stars = star_groups(shots, *chain)
+    assert [members for _, members, _ in stars] == [[0, 1], [2, 3]]
