@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.loopback import threaded_http
 from tests.support.polling import poll_job, settled
 from tests.support.processes import Server, create_key, service_env
 from tools.registry import CATALOG
@@ -189,19 +189,15 @@ class FailingPhotoHost(http.server.BaseHTTPRequestHandler):
 
 
 def test_upstream_failure(rpc: httpx.Client) -> None:
-    host = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FailingPhotoHost)
-    threading.Thread(target=host.serve_forever, daemon=True).start()
-    try:
+    with threaded_http(FailingPhotoHost) as port:
         params = {
             "user_id": "u1",
             "original_image_id": "p1",
             "source": "url",
-            "location": f"http://127.0.0.1:{host.server_address[1]}/p1.jpg",
+            "location": f"http://127.0.0.1:{port}/p1.jpg",
             "wait": 20,
         }
         error = error_of(rpc.post("/rpc", json=call("import_image", params)))
-    finally:
-        host.shutdown()
     assert error["code"] == -32002 and error["data"]["code"] == "upstream_error"
     assert "503" in error["message"] and uuid.UUID(error["data"]["job_id"])
 

@@ -23,14 +23,12 @@ import base64
 import io
 import json
 import re
-import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from PIL import Image, ImageDraw
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
@@ -38,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.support.loopback import UvicornThread
 from tests.support.processes import free_port
 
 OPENAI_FIELDS = {
@@ -124,24 +123,16 @@ class ProviderDouble:
             Route("/v1/predictions/{id}/cancel", self._replicate_cancel, methods=["POST"]),
             Route("/files/{name}", self._file, methods=["GET"]),
         ]
-        config = uvicorn.Config(
-            Starlette(routes=routes), host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._server = UvicornThread(Starlette(routes=routes), self.port, timeout_graceful_shutdown=1)
 
     # -- harness ---------------------------------------------------------------------------
 
     def __enter__(self) -> ProviderDouble:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+        self._server.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        self._server.stop()
 
     def queue(self, endpoint: str, *answers: Canned) -> None:
         """Answer the next requests to ``endpoint`` (openai, replicate.create, replicate.get) with ``answers``."""

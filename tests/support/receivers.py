@@ -10,7 +10,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from standardwebhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from websockets.asyncio.server import ServerConnection, serve
 
+from tests.support.loopback import UvicornThread
 from tests.support.processes import free_port
 
 
@@ -42,9 +42,7 @@ class WebhookReceiver:
     def __post_init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/hook"
-        app = Starlette(routes=[Route("/hook", self._hook, methods=["POST"])])
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._server = UvicornThread(Starlette(routes=[Route("/hook", self._hook, methods=["POST"])]), self.port)
 
     async def _hook(self, request: Request) -> Response:
         self.attempts.append(time.monotonic())
@@ -64,15 +62,11 @@ class WebhookReceiver:
         return Response(status_code=204)
 
     def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
+        self._server.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        self._server.stop()
 
     def types_for(self, job_id: str) -> list[str]:
         return [r.body["type"] for r in self.received if r.body["data"]["id"] == job_id]

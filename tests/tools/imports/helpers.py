@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import io
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
+from tests.support.loopback import threaded_http
 
 DATASETS = Path(__file__).resolve().parents[4] / "shared" / "datasets"
 
@@ -160,16 +161,9 @@ def _handler(server_state: PhotoServer) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def photo_server() -> Iterator[PhotoServer]:
     state = PhotoServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with threaded_http(_handler(state)) as port:
+        state.port = port
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:

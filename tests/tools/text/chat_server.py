@@ -7,12 +7,13 @@ messages) and records it; ``mode`` makes it answer normally, fail with 500, or s
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback import threaded_http
 
 
 @dataclass
@@ -89,13 +90,6 @@ def _handler(state: ChatServer) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def chat_server() -> Iterator[ChatServer]:
     state = ChatServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with threaded_http(_handler(state)) as port:
+        state.port = port
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
