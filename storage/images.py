@@ -121,6 +121,12 @@ async def save_image(
     return existing, False
 
 
+def blob_keys(row: Image) -> list[str]:
+    """The blobs an image owns: its thumbnail and, for a generated image, its full bytes."""
+    keys = [row.thumbnail_key, (row.meta or {}).get("image_key")]
+    return [key for key in keys if isinstance(key, str) and key]
+
+
 async def delete_image(session: AsyncSession, image_id: uuid.UUID) -> bool:
     row = await session.get(Image, image_id)
     if row is None:

@@ -222,8 +222,9 @@ async def delete_image(request: Request) -> JSONResponse:
     async with runtime.sessions() as session:
         deleted = await store.delete_image(session, row.id)
         await session.commit()
-    if row.thumbnail_key:
-        await asyncio.to_thread(BlobStore.in_data_dir(runtime.settings.data_dir).delete, row.thumbnail_key)
+    blobs = BlobStore.in_data_dir(runtime.settings.data_dir)
+    for key in store.blob_keys(row):
+        await asyncio.to_thread(blobs.delete, key)
     body = ImageDeleteResponse(image_id=row.id, original_image_id=row.original_image_id, deleted=deleted)
     return JSONResponse(body.model_dump(mode="json"))
 

@@ -115,6 +115,11 @@ def test_create_get_and_images_in_the_library(client: TestClient, provider: Prov
     job = client.get(f"/api/jobs/{done['job_id']}").json()
     assert job["status"] == "completed" and job["result"]["generation_id"] == done["id"]
 
+    # deleting the library image removes its full bytes too, not only the thumbnail
+    assert client.delete(f"/api/images/{first['image_id']}").status_code == 200
+    assert client.get(first["image_url"]).status_code == 404
+    assert client.get(first["thumbnail_url"]).status_code == 404
+
 
 def test_prompt_cache_answers_without_calling_the_provider(client: TestClient, provider: ProviderDouble) -> None:
     request = {"prompt": "a cached teapot", "seed": 7, "width": 512, "height": 512}
