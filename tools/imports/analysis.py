@@ -68,10 +68,17 @@ def phash(grey: Image.Image) -> int:
     return _phash_bits(_dct_low(grey))
 
 
+def _dhash_grid(grey: Image.Image) -> np.ndarray:
+    return np.asarray(grey.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)
+
+
+def _dhash_bits(grid: np.ndarray) -> int:
+    return _bits(grid[:, 1:] > grid[:, :-1])
+
+
 def dhash(grey: Image.Image) -> int:
     """64-bit difference hash (horizontal gradient sign of a 9x8 thumbnail)."""
-    pixels = np.asarray(grey.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)
-    return _bits(pixels[:, 1:] > pixels[:, :-1])
+    return _dhash_bits(_dhash_grid(grey))
 
 
 def hamming(a: int, b: int) -> int:
@@ -194,13 +201,12 @@ def hashes(image: Image.Image) -> dict[str, int]:
     grey = image.convert("L")
     low = _dct_low(grey)
     mirror_low = low * np.where(np.arange(8) % 2, -1.0, 1.0)[None, :]
-    small = np.asarray(grey.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)
-    mirrored = small[:, ::-1]
+    grid = _dhash_grid(grey)
     return {
         "phash": _phash_bits(low),
-        "dhash": _bits(small[:, 1:] > small[:, :-1]),
+        "dhash": _dhash_bits(grid),
         "phash_mirror": _phash_bits(mirror_low),
-        "dhash_mirror": _bits(mirrored[:, 1:] > mirrored[:, :-1]),
+        "dhash_mirror": _dhash_bits(grid[:, ::-1]),
     }
 
 
