@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from server.dispatch.embedded import EmbeddedRunner
 from server.runtime import Runtime
 from storage.keys import create_key
+from tests.support.image_providers import TOKEN, ProviderDouble
 from tests.support.services import create_database, drop_database
 from tools.settings import Settings
 
@@ -56,3 +57,18 @@ async def new_key(runtime: Runtime, user_id: str | None = None) -> str:
         key = await create_key(session, user_id=user_id, is_admin=user_id is None)
         await session.commit()
     return key.key
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[ProviderDouble]:
+    """The loopback image providers (OpenAI Images and Replicate protocols), one per test module."""
+    with ProviderDouble(token=TOKEN) as running:
+        yield running
+
+
+@pytest.fixture
+def provider(double: ProviderDouble) -> Iterator[ProviderDouble]:
+    """The providers reset for this test; it fails if they saw any request off the wire protocol."""
+    double.reset()
+    yield double
+    assert double.problems == [], double.problems

@@ -94,10 +94,13 @@ class Seen:
     body: Any
 
 
+TOKEN = "sk-loopback"  # the API key / token every test configures for the providers
+
+
 class ProviderDouble:
     """Both providers on one loopback port; ``openai_url`` and ``replicate_url`` are the base URLs."""
 
-    def __init__(self, token: str = "test-token") -> None:
+    def __init__(self, token: str = TOKEN) -> None:
         self.token = token
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"

@@ -22,23 +22,9 @@ from starlette.testclient import TestClient
 from server.app import create_app
 from server.runtime import Runtime
 from tests.conftest import make_settings, new_key
-from tests.support.image_providers import Canned, ProviderDouble
+from tests.support.image_providers import TOKEN, Canned, ProviderDouble
 
-TOKEN = "sk-loopback"
 BROKEN = {"error": {"message": "The server had an error processing your request.", "type": "server_error"}}
-
-
-@pytest.fixture(scope="module")
-def double() -> Iterator[ProviderDouble]:
-    with ProviderDouble(token=TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-def provider(double: ProviderDouble) -> Iterator[ProviderDouble]:
-    double.reset()
-    yield double
-    assert double.problems == [], double.problems
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +15,11 @@ from server.runtime import Runtime
 from storage import generations as q
 from storage.jobs import JobFilter
 from tests.conftest import make_settings, open_embedded
-from tests.support.image_providers import Canned, ProviderDouble
+from tests.support.image_providers import TOKEN, Canned, ProviderDouble
 from tools.generation.models import GenerateImageParams
 from tools.settings import Settings
 
-TOKEN = "sk-loopback"
 ALICE = Principal(key_id="test", user_id="alice", is_admin=False)
-
-
-@pytest.fixture(scope="module")
-def double() -> Iterator[ProviderDouble]:
-    with ProviderDouble(token=TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-def provider(double: ProviderDouble) -> Iterator[ProviderDouble]:
-    double.reset()
-    yield double
-    assert double.problems == [], double.problems
 
 
 def provider_settings(data_dir: Path, double: ProviderDouble, **overrides: object) -> Settings:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from tests.conftest import make_settings
-from tests.support.image_providers import Canned, ProviderDouble, png
+from tests.support.image_providers import TOKEN, Canned, ProviderDouble, png
 from tools.errors import InvalidParams, JobCancelled, UpstreamError
 from tools.generation import providers
 from tools.generation.providers.base import (
@@ -25,21 +24,7 @@ from tools.generation.providers.openai_images import OpenAIImages
 from tools.generation.providers.replicate import Replicate
 from tools.settings import Settings
 
-TOKEN = "sk-loopback"
 VERSION = "5f24084160c9089501c1b3545d9be3c27883ae2239b6f412990e82d4a6210f8f"
-
-
-@pytest.fixture(scope="module")
-def double() -> Iterator[ProviderDouble]:
-    with ProviderDouble(token=TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-def provider(double: ProviderDouble) -> Iterator[ProviderDouble]:
-    double.reset()
-    yield double
-    assert double.problems == [], double.problems
 
 
 def settings_for(tmp_path: Path, double: ProviderDouble, **overrides: object) -> Settings:
