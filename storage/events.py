@@ -12,20 +12,33 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import and_, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import Delivery, DeliveryAttempt, Job, JobEventRecord, Subscription
 from storage.types import utcnow
 
+_EVENTS = JobEventRecord.__table__
+_INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
 
-def add_event(session: AsyncSession, job: Job, event_type: str, payload: dict[str, Any]) -> JobEventRecord:
-    record = JobEventRecord(
-        job_id=job.id, user_id=job.user_id, type=event_type, payload=payload, created_at=utcnow(), fanned_out=False
-    )
-    session.add(record)
-    return record
+
+async def add_events(session: AsyncSession, events: Sequence[tuple[Job, str, dict[str, Any]]]) -> list[int]:
+    """Write ``(job, type, payload)`` outbox rows in one statement; returns their ids in order."""
+    now = utcnow()
+    rows = [
+        {
+            "job_id": job.id,
+            "user_id": job.user_id,
+            "type": event_type,
+            "payload": payload,
+            "created_at": now,
+            "fanned_out": False,
+        }
+        for job, event_type, payload in events
+    ]
+    result = await session.execute(_INSERT_EVENTS, rows)
+    return list(result.scalars().all())
 
 
 # -- subscriptions ----------------------------------------------------------------------------
@@ -87,6 +100,15 @@ async def mark_fanned_out(session: AsyncSession, event_ids: Sequence[int]) -> No
         await session.execute(
             update(JobEventRecord).where(JobEventRecord.id.in_(list(event_ids))).values(fanned_out=True)
         )
+
+
+async def mark_all_fanned_out(session: AsyncSession, until: datetime) -> None:
+    """With no subscription to match, every new event up to ``until`` is fanned out at once."""
+    await session.execute(
+        update(JobEventRecord)
+        .where(JobEventRecord.fanned_out.is_(False), JobEventRecord.created_at <= until)
+        .values(fanned_out=True)
+    )
 
 
 async def prune_events(session: AsyncSession, before: datetime) -> None:

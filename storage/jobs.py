@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -40,9 +40,15 @@ class JobFilter:
     workflow_id: uuid.UUID | None = None
 
 
+# (attribute, column) names: ``meta`` is stored in the ``metadata`` column.
+_JOB_COLUMNS = tuple((attr.key, attr.columns[0].key) for attr in Job.__mapper__.column_attrs)
+_INSERT_JOBS = insert(Job.__table__)
+
+
 async def insert_jobs(session: AsyncSession, jobs: Sequence[Job]) -> None:
-    session.add_all(jobs)
-    await session.flush()
+    """Insert new job rows with one Core executemany (no unit-of-work flush: the rows are complete)."""
+    rows = [{column: getattr(job, key) for key, column in _JOB_COLUMNS} for job in jobs]
+    await session.execute(_INSERT_JOBS, rows)
 
 
 async def get_job(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
@@ -56,9 +62,11 @@ async def transition(
     *,
     from_statuses: Iterable[str] | None = None,
     attempt: int | None = None,
+    where: Sequence[Any] = (),
 ) -> Job | None:
-    """Apply ``values`` if the job is in one of ``from_statuses`` (and on ``attempt``); return the new row."""
-    stmt = update(Job).where(Job.id == job_id)
+    """Apply ``values`` if the job is in one of ``from_statuses`` (and on ``attempt``, and ``where``
+    holds); return the new row."""
+    stmt = update(Job).where(Job.id == job_id, *where)
     if from_statuses is not None:
         stmt = stmt.where(Job.status.in_(list(from_statuses)))
     if attempt is not None:
@@ -152,12 +160,17 @@ async def children_summaries(
     return {row[0]: summary for row in rows.all() if (summary := _summary(row[1:])) is not None}
 
 
-async def get_job_with_summary(
-    session: AsyncSession, job_id: uuid.UUID
-) -> tuple[Job, ChildrenSummary | None] | None:
+async def get_job_with_summary(session: AsyncSession, job_id: uuid.UUID) -> tuple[Job, ChildrenSummary | None] | None:
     """A job and its children's buckets in one round trip (the hot path of GET /api/jobs/{id})."""
     row = (await session.execute(_JOB_WITH_SUMMARY, {"job_id": job_id})).first()
     return None if row is None else (row[0], _summary(row[1:]))
+
+
+_OPEN_CHILD = aliased(Job, name="open_child")
+# For the one-statement finish of a run: true while no child of the job is unfinished.
+NO_OPEN_CHILDREN = ~(
+    select(_OPEN_CHILD.id).where(_OPEN_CHILD.parent_id == Job.id, _OPEN_CHILD.status.not_in(FINISHED_STATUSES)).exists()
+)
 
 
 async def unfinished_children(session: AsyncSession, parent_id: uuid.UUID) -> int:
@@ -179,13 +192,28 @@ async def stale_jobs(session: AsyncSession, before: datetime, limit: int = 100) 
     return list((await session.scalars(query)).all())
 
 
-async def pending_job_ids(session: AsyncSession, queue: str | None = None) -> list[tuple[uuid.UUID, str]]:
-    """Pending jobs (id, queue job id), oldest first: re-queued when a runner or worker starts."""
+async def pending_job_ids(
+    session: AsyncSession, queue: str | None = None, *, unchanged_since: datetime | None = None
+) -> list[tuple[uuid.UUID, str]]:
+    """Pending jobs (id, queue job id), oldest first: re-queued when a runner or worker starts.
+
+    ``unchanged_since`` skips jobs created or re-queued after it (their enqueue is in flight).
+    """
     query = select(Job.id, Job.queue_job_id).where(Job.status == "pending", Job.cancellation_requested.is_(False))
     if queue is not None:
         query = query.where(Job.queue == queue)
+    if unchanged_since is not None:
+        query = query.where(Job.updated_at < unchanged_since)
     rows = await session.execute(query.order_by(Job.created_at))
     return [(row[0], row[1]) for row in rows.all()]
+
+
+async def settled_parent_ids(session: AsyncSession, limit: int = 100) -> list[uuid.UUID]:
+    """Parents still waiting on children that have all settled (their last child's settle was lost)."""
+    query = (
+        select(Job.id).where(Job.status == "processing", Job.awaiting_children.is_(True), NO_OPEN_CHILDREN).limit(limit)
+    )
+    return list((await session.scalars(query)).all())
 
 
 async def running_job_ids(session: AsyncSession, queue: str) -> list[uuid.UUID]:

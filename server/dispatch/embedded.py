@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from server.dispatch.executor import JobExecutor
@@ -38,6 +39,12 @@ class EmbeddedRunner:
             return
         self._queued.add(job_id)
         self._queue.put_nowait(job_id)
+
+    async def offer(self, jobs: Sequence[tuple[uuid.UUID, str]]) -> int:
+        fresh = [(job_id, queue_job_id) for job_id, queue_job_id in jobs if job_id not in self._queued]
+        for job_id, queue_job_id in fresh:
+            await self.enqueue(job_id, queue_job_id)
+        return len(fresh)
 
     async def abort(self, job_id: uuid.UUID, queue_job_id: str) -> None:
         self.executor.request_cancel(job_id)

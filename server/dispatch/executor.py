@@ -59,17 +59,20 @@ class JobExecutor:
             return
         await self._execute(job, op, params, attempt)
 
-    def _context(self, job: Job, attempt: int) -> ToolContext:
+    def _context(self, job: Job, attempt: int, unwritten: list[str | None]) -> ToolContext:
         # Starting the job just wrote its row: a job that finishes within the interval (one
-        # photo of an import) writes no progress rows at all, only its final state.
+        # photo of an import) writes no progress rows at all, only its final state. The last
+        # report held back (``unwritten``) is written with the final state.
         last_write = time.monotonic()
 
         async def progress_sink(percent: int, message: str | None) -> None:
             nonlocal last_write
             now = time.monotonic()
-            if percent < 100 and now - last_write < PROGRESS_MIN_INTERVAL:
+            if now - last_write < PROGRESS_MIN_INTERVAL:
+                unwritten[:] = [message]
                 return
             last_write = now
+            unwritten.clear()
             await self.service.progress(job.id, attempt, percent, message)
 
         async def spawner(operation: str, params_list: list[dict[str, Any]]) -> list[uuid.UUID]:
@@ -93,7 +96,8 @@ class JobExecutor:
         )
 
     async def _execute(self, job: Job, op: Operation, params: BaseModel, attempt: int) -> None:
-        ctx = self._context(job, attempt)
+        unwritten: list[str | None] = []
+        ctx = self._context(job, attempt, unwritten)
         self.running[job.id] = ctx
         task = asyncio.current_task()
         lost = asyncio.Event()
@@ -102,7 +106,13 @@ class JobExecutor:
             async with asyncio.timeout(self.service.settings.job_timeout):
                 result = await op.handler(params, ctx)
             payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else dict(result)
-            await self.service.complete(job.id, attempt, payload)
+            await self.service.complete(
+                job.id,
+                attempt,
+                payload,
+                started_at=job.started_at,
+                progress_message=unwritten[0] if unwritten else None,
+            )
         except JobCancelled:
             await self.service.mark_cancelled(job.id)
         except ToolFailure as exc:

@@ -30,6 +30,8 @@ FAN_OUT_BATCH = 500
 SEND_BATCH = 200
 CLAIM_SECONDS = 60
 EVENT_RETENTION = timedelta(minutes=10)
+# After a wake-up, wait this long so a burst of job changes is fanned out in one pass.
+COALESCE_SECONDS = 0.05
 
 
 def retry_delay(attempts: int, base: float, cap: float) -> float:
@@ -45,6 +47,8 @@ class Deliverer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_prune = 0.0
+        self._last_send_check = float("-inf")
+        self._made = 0
         bus.listeners.append(self._on_event)
 
     def _on_event(self, _event: JobEvent) -> None:
@@ -64,7 +68,7 @@ class Deliverer:
         while True:
             busy = False
             try:
-                busy = bool(await self.fan_out()) | bool(await self.send_due())
+                busy = await self.run_pass()
                 await self._maybe_prune()
             except Exception:
                 log.warning("event delivery pass failed", exc_info=True)
@@ -72,16 +76,35 @@ class Deliverer:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.event_poll_interval)
+                    await asyncio.sleep(COALESCE_SECONDS)
+
+    async def run_pass(self) -> bool:
+        """Fan out new events; look for due deliveries when some were just made, or once per poll
+        interval (retries come due, other servers fan out too). True when there was work."""
+        events = await self.fan_out()
+        more = events == FAN_OUT_BATCH
+        now = asyncio.get_running_loop().time()
+        if not self._made and now - self._last_send_check < self.settings.event_poll_interval:
+            return more
+        self._last_send_check = now
+        return bool(await self.send_due()) or more
 
     async def fan_out(self) -> int:
-        """Turn new outbox events into deliveries for every matching subscription."""
+        """Turn new outbox events into deliveries for every matching subscription; returns how many
+        events were claimed (``_made``: deliveries made). With no active subscription the events
+        are only marked, in one UPDATE."""
+        self._made = made = 0
         async with self.sessions() as session:
+            now = utcnow()
+            subscriptions = await ev.active_subscriptions(session, now)
+            if not subscriptions:
+                await ev.mark_all_fanned_out(session, now)
+                await session.commit()
+                return 0
             events = await ev.claim_events(session, FAN_OUT_BATCH)
             if not events:
                 await session.rollback()
                 return 0
-            now = utcnow()
-            subscriptions = await ev.active_subscriptions(session, now)
             for event in events:
                 body = None
                 for sub in subscriptions:
@@ -94,6 +117,7 @@ class Deliverer:
                             "data": event.payload,
                         }
                         body = envelope_body(envelope)
+                    made += 1
                     session.add(
                         Delivery(
                             subscription_id=sub.id,
@@ -109,6 +133,7 @@ class Deliverer:
                     )
             await ev.mark_fanned_out(session, [event.id for event in events])
             await session.commit()
+        self._made = made
         return len(events)
 
     async def send_due(self) -> int:

@@ -62,17 +62,26 @@ class RedisRelay:
         self.channel = channel_name(queue_name)
         self._pending: set[asyncio.Task[Any]] = set()
         self._listener: asyncio.Task[None] | None = None
+        self._outbox: list[str] = []
 
     def forward(self, event: JobEvent) -> None:
-        task = asyncio.get_running_loop().create_task(self._publish(encode(event)))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        """Queue the event; everything raised in one loop turn goes out in one pipelined round trip."""
+        self._outbox.append(encode(event))
+        if len(self._outbox) == 1:
+            task = asyncio.get_running_loop().create_task(self._publish())
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
 
-    async def _publish(self, message: str) -> None:
+    async def _publish(self) -> None:
+        await asyncio.sleep(0)  # let the rest of this turn's events join the batch
+        messages, self._outbox = self._outbox, []
         try:
-            await self.redis.publish(self.channel, message)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for message in messages:
+                    pipe.publish(self.channel, message)
+                await pipe.execute()
         except Exception:
-            log.warning("event relay: publish failed", exc_info=True)
+            log.warning("event relay: publishing %d events failed", len(messages), exc_info=True)
 
     async def start(self, listen: bool) -> None:
         self.bus.forwarders.append(self.forward)

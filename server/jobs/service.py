@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.jobs.events import FINAL_EVENT, EventBus, JobEvent
 from server.jobs.schemas import job_payload
 from storage import jobs as q
-from storage.events import add_event
-from storage.models import FINISHED_STATUSES, Job, JobEventRecord, Workflow
+from storage.events import add_events
+from storage.models import FINISHED_STATUSES, Job, Workflow
 from storage.types import utcnow
 from tools.catalog import Catalog, Operation
 from tools.errors import Forbidden, InvalidParams, NotFound
@@ -43,6 +43,10 @@ class Dispatcher(Protocol):
     async def enqueue(self, job_id: uuid.UUID, queue_job_id: str) -> None: ...
 
     async def abort(self, job_id: uuid.UUID, queue_job_id: str) -> None: ...
+
+    async def offer(self, jobs: Sequence[tuple[uuid.UUID, str]]) -> int:
+        """Enqueue those of ``(job id, queue job id)`` the queue does not hold; returns how many."""
+        ...
 
 
 def runner_alive(worker_id: str | None) -> bool:
@@ -91,6 +95,7 @@ class JobService:
         self.settings = settings
         self.dispatcher = dispatcher
         self._last_update: dict[uuid.UUID, float] = {}
+        self._settling: dict[uuid.UUID, list[bool]] = {}
 
     # -- the one place a job row changes -------------------------------------------------
 
@@ -103,32 +108,46 @@ class JobService:
         attempt: int | None = None,
         event: str | None = "job.updated",
         throttle: bool = False,
+        where: Sequence[Any] = (),
     ) -> Job | None:
         async with self.sessions() as session:
-            job = await q.transition(session, job_id, values, from_statuses=from_statuses, attempt=attempt)
-            pending = self._stage(session, [job] if job is not None else [], event, throttle=throttle)
+            job = await q.transition(session, job_id, values, from_statuses=from_statuses, attempt=attempt, where=where)
+            pending = await self._stage(session, [job] if job is not None else [], event, throttle=throttle)
             await session.commit()
         self._publish(pending)
         if job is None:
             return None
         if job.status in FINISHED_STATUSES and job.parent_id is not None:
-            await self._settle_parent(job.parent_id)
+            await self._settle_coalesced(job.parent_id)
         return job
 
-    def _stage(
+    async def _stage(
         self, session: AsyncSession, jobs: Sequence[Job], event: str | None, *, throttle: bool = False
-    ) -> list[tuple[Job, str, JobEventRecord]]:
-        """Write the event rows for ``jobs`` into the open transaction (the outbox).
+    ) -> list[JobEvent]:
+        """Write the event rows for ``jobs`` into the open transaction (the outbox), in one statement.
 
         Progress-only updates are throttled per job (``event_update_interval``); status
         changes and final states never are.
         """
-        staged = []
-        for job in jobs:
-            event_type = self._event_type(job, event, throttle)
-            if event_type is not None:
-                staged.append((job, event_type, add_event(session, job, event_type, job_payload(job))))
-        return staged
+        typed = [(job, event_type) for job in jobs if (event_type := self._event_type(job, event, throttle))]
+        if not typed:
+            return []
+        payloads = [job_payload(job) for job, _ in typed]
+        ids = await add_events(
+            session, [(job, event_type, payload) for (job, event_type), payload in zip(typed, payloads, strict=True)]
+        )
+        return [
+            JobEvent(
+                type=event_type,
+                job_id=job.id,
+                user_id=job.user_id,
+                status=job.status,
+                timestamp=job.updated_at,
+                job=payload,
+                event_id=event_id,
+            )
+            for (job, event_type), payload, event_id in zip(typed, payloads, ids, strict=True)
+        ]
 
     def _event_type(self, job: Job, event: str | None, throttle: bool) -> str | None:
         if event is None:
@@ -143,19 +162,9 @@ class JobService:
             self._last_update[job.id] = now
         return event
 
-    def _publish(self, staged: list[tuple[Job, str, JobEventRecord]]) -> None:
-        for job, event_type, record in staged:
-            self.bus.publish(
-                JobEvent(
-                    type=event_type,
-                    job_id=job.id,
-                    user_id=job.user_id,
-                    status=job.status,
-                    timestamp=job.updated_at,
-                    job=record.payload,
-                    event_id=record.id,
-                )
-            )
+    def _publish(self, staged: list[JobEvent]) -> None:
+        for event in staged:
+            self.bus.publish(event)
 
     # -- creation ------------------------------------------------------------------------
 
@@ -226,7 +235,7 @@ class JobService:
         ]
         async with self.sessions() as session:
             await q.insert_jobs(session, rows)
-            staged = self._stage(session, rows, "job.created")
+            staged = await self._stage(session, rows, "job.created")
             await session.commit()
         self._publish(staged)
         if self.dispatcher is not None:
@@ -276,26 +285,20 @@ class JobService:
     # -- running -----------------------------------------------------------------------------
 
     async def start(self, job_id: uuid.UUID, worker_id: str) -> Job | None:
-        """pending -> processing; ``None`` if the job is not pending (taken, finished or cancelled)."""
-        job = await self.get(job_id)
-        if job is None:
-            return None
-        if job.status == "pending" and job.cancellation_requested:
-            await self.mark_cancelled(job_id)
-            return None
+        """pending -> processing in one statement; ``None`` if the job is not pending (taken,
+        finished or cancelled). A pending job whose cancel was requested is cancelled here."""
         now = utcnow()
-        return await self._apply(
+        job = await self._apply(
             job_id,
-            {
-                "status": "processing",
-                "started_at": now,
-                "heartbeat_at": now,
-                "worker_id": worker_id,
-                "cancellation_requested": False,
-            },
+            {"status": "processing", "started_at": now, "heartbeat_at": now, "worker_id": worker_id},
             from_statuses=["pending"],
-            attempt=job.retry_count,
+            where=(Job.cancellation_requested.is_(False),),
         )
+        if job is None:
+            current = await self.get(job_id)
+            if current is not None and current.status == "pending" and current.cancellation_requested:
+                await self.mark_cancelled(job_id)
+        return job
 
     async def heartbeat(self, job_id: uuid.UUID, attempt: int) -> Job | None:
         """Touch the heartbeat; ``None`` means this run no longer owns the job."""
@@ -316,8 +319,12 @@ class JobService:
         )
 
     def _finish_values(self, job: Job, status: str) -> dict[str, Any]:
+        return self._finish_values_since(job.started_at, status)
+
+    @staticmethod
+    def _finish_values_since(started_at: datetime | None, status: str) -> dict[str, Any]:
         now = utcnow()
-        elapsed = int((now - job.started_at).total_seconds() * 1000) if job.started_at else None
+        elapsed = int((now - started_at).total_seconds() * 1000) if started_at else None
         return {
             "status": status,
             "completed_at": now,
@@ -326,8 +333,34 @@ class JobService:
             "awaiting_children": False,
         }
 
-    async def complete(self, job_id: uuid.UUID, attempt: int, result: dict[str, Any]) -> Job | None:
-        """Finish a run. A parent with unsettled children waits for them instead."""
+    async def complete(
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        result: dict[str, Any],
+        *,
+        started_at: datetime | None = None,
+        progress_message: str | None = None,
+    ) -> Job | None:
+        """Finish a run. A parent with unsettled children waits for them instead.
+
+        The usual case (no open children) is one conditional UPDATE; ``started_at`` (from the
+        run's start) saves reading the row back, ``progress_message`` is the run's last report.
+        """
+        values = self._finish_values_since(started_at, "completed") | {
+            "result": result,
+            "progress_percent": 100,
+            "error_message": None,
+            "error_code": None,
+        }
+        if progress_message is not None:
+            values["progress_message"] = progress_message
+        if started_at is not None:
+            done = await self._apply(
+                job_id, values, from_statuses=["processing"], attempt=attempt, where=(q.NO_OPEN_CHILDREN,)
+            )
+            if done is not None:
+                return done
         job = await self.get(job_id)
         if job is None:
             return None
@@ -347,12 +380,7 @@ class JobService:
             )
             await self._settle_parent(job_id)
             return updated
-        values = self._finish_values(job, "completed") | {
-            "result": result,
-            "progress_percent": 100,
-            "error_message": None,
-            "error_code": None,
-        }
+        values |= self._finish_values(job, "completed")
         return await self._apply(job_id, values, from_statuses=["processing"], attempt=attempt)
 
     async def fail(self, job_id: uuid.UUID, attempt: int | None, message: str, code: str) -> Job | None:
@@ -383,6 +411,34 @@ class JobService:
             from_statuses=["processing"],
             attempt=attempt,
         )
+
+    async def _settle_coalesced(self, parent_id: uuid.UUID) -> None:
+        """Settle a parent; calls arriving while one runs fold into one more pass after it.
+
+        Children of an import finish concurrently; each used to read the parent and count its
+        children. The last pass always runs after the last child's change, so nothing is missed.
+        """
+        again = self._settling.get(parent_id)
+        if again is not None:
+            again[0] = True
+            return
+        self._settling[parent_id] = again = [False]
+        try:
+            while True:
+                await self._settle_parent(parent_id)
+                if not again[0]:
+                    break
+                again[0] = False
+        finally:
+            self._settling.pop(parent_id, None)
+
+    async def settle_finished_parents(self) -> int:
+        """Finish parents whose children all settled but whose last settle never ran (a worker died)."""
+        async with self.sessions() as session:
+            ids = await q.settled_parent_ids(session)
+        for parent_id in ids:
+            await self._settle_coalesced(parent_id)
+        return len(ids)
 
     async def _settle_parent(self, parent_id: uuid.UUID) -> None:
         """Update a parent's progress from its children, and finish it once all have settled."""
@@ -469,7 +525,8 @@ class JobService:
             flagged = await q.transition_many(
                 session, where, {"cancellation_requested": True}, from_statuses=["processing"]
             )
-            staged = self._stage(session, cancelled, "job.cancelled") + self._stage(session, flagged, "job.updated")
+            staged = await self._stage(session, cancelled, "job.cancelled")
+            staged += await self._stage(session, flagged, "job.updated")
             await session.commit()
         self._publish(staged)
         for job in flagged:
@@ -481,7 +538,7 @@ class JobService:
             await self._cancel_children(job.id)
         parents = {job.parent_id for job in cancelled if job.parent_id is not None}
         for parent_id in parents:
-            await self._settle_parent(parent_id)
+            await self._settle_coalesced(parent_id)
         return len(cancelled), len(flagged)
 
     async def cancel_workflow(self, workflow_id: uuid.UUID) -> str:
@@ -561,15 +618,18 @@ class JobService:
                 recovered += 1
         return recovered
 
-    async def requeue_pending(self, queue: str | None = None) -> int:
-        """Hand every pending job back to the dispatcher (it de-duplicates by queue job id)."""
+    async def requeue_pending(self, queue: str | None = None, *, min_age: float = 0.0) -> int:
+        """Offer pending jobs to the dispatcher again; it enqueues only those it lost.
+
+        ``min_age`` skips jobs changed in the last seconds (their own enqueue is in flight).
+        Returns how many were enqueued.
+        """
         if self.dispatcher is None:
             return 0
+        since = utcnow() - timedelta(seconds=min_age) if min_age > 0 else None
         async with self.sessions() as session:
-            pending = await q.pending_job_ids(session, queue)
-        for job_id, queue_job_id in pending:
-            await self.dispatcher.enqueue(job_id, queue_job_id)
-        return len(pending)
+            pending = await q.pending_job_ids(session, queue, unchanged_since=since)
+        return await self.dispatcher.offer(pending) if pending else 0
 
     # -- waiting -----------------------------------------------------------------------------
 
