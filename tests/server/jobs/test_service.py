@@ -226,3 +226,52 @@ def test_runner_alive_reads_host_and_pid() -> None:
     assert not runner_alive(f"embedded:{host}:{os.getpid()}")  # this process is starting up: its old jobs are orphans
     assert runner_alive("embedded:another-host:1")
     assert not runner_alive(None)
+
+
+async def test_one_statement_finish_waits_for_open_children(service: JobService) -> None:
+    """complete() with the run's started_at takes the one-UPDATE path only when no child is open."""
+    op = service.catalog.get("sleep")
+    assert op is not None
+    parent = await _job(service)
+    started = await service.start(parent.id, "w")
+    assert started is not None
+    (child,) = await service.submit_many(op, [SleepParams(user_id="u1")], "u1", parent_id=parent.id)
+    waiting = await service.complete(parent.id, 0, {"spawned": 1}, started_at=started.started_at)
+    assert waiting is not None and waiting.status == "processing" and waiting.awaiting_children
+    child_run = await service.start(child.id, "w")
+    assert child_run is not None
+    done = await service.complete(child.id, 0, {}, started_at=child_run.started_at, progress_message="last step")
+    assert done is not None and done.status == "completed" and done.progress_message == "last step"
+    assert done.processing_time_ms is not None and done.processing_time_ms >= 0
+    assert (await service.get(parent.id)).status == "completed"  # type: ignore[union-attr]
+
+
+async def test_start_cancels_a_pending_job_whose_cancel_was_requested(service: JobService) -> None:
+    job = await _job(service)
+    async with service.sessions() as session:
+        from storage import jobs as q
+
+        await q.transition(session, job.id, {"cancellation_requested": True})
+        await session.commit()
+    assert await service.start(job.id, "w") is None
+    assert (await service.get(job.id)).status == "cancelled"  # type: ignore[union-attr]
+
+
+async def test_reaper_settles_a_parent_whose_last_settle_was_lost(service: JobService) -> None:
+    """A worker killed between a child's finish and the parent's settle: the reaper finishes the parent."""
+    op = service.catalog.get("sleep")
+    assert op is not None
+    parent = await _job(service)
+    await service.start(parent.id, "w")
+    (child,) = await service.submit_many(op, [SleepParams(user_id="u1")], "u1", parent_id=parent.id)
+    await service.complete(parent.id, 0, {})
+    await service.start(child.id, "w")
+    async with service.sessions() as session:  # the child's finish, without the settle that follows it
+        from storage import jobs as q
+
+        await q.transition(session, child.id, {"status": "completed", "completed_at": utcnow()})
+        await session.commit()
+    assert (await service.get(parent.id)).status == "processing"  # type: ignore[union-attr]
+    assert await service.settle_finished_parents() == 1
+    assert (await service.get(parent.id)).status == "completed"  # type: ignore[union-attr]
+    assert await service.settle_finished_parents() == 0
