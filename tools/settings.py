@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     event_update_interval: float = Field(
         default=0.5, ge=0, description="Minimum seconds between two progress-only job.updated events of one job."
     )
+    job_cache_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="How long GET /api/jobs/{id} may answer from memory; job events drop entries at once (0 = off).",
+    )
     deliver_events: bool = Field(default=True, description="Run the webhook/websocket deliverer in this server.")
     event_poll_interval: float = Field(default=0.25, gt=0, description="Seconds between outbox polls of the deliverer.")
     webhook_timeout: float = Field(default=10.0, gt=0, description="Seconds one webhook delivery attempt may take.")

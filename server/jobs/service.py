@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.jobs.events import FINAL_EVENT, EventBus, JobEvent
+from server.jobs.read_cache import JobReadCache
 from server.jobs.schemas import job_payload
 from storage import jobs as q
 from storage.events import add_events
@@ -96,6 +97,8 @@ class JobService:
         self.dispatcher = dispatcher
         self._last_update: dict[uuid.UUID, float] = {}
         self._settling: dict[uuid.UUID, list[bool]] = {}
+        self.read_cache = JobReadCache(settings.job_cache_seconds)
+        bus.listeners.append(self.read_cache.on_event)
 
     # -- the one place a job row changes -------------------------------------------------
 
@@ -114,6 +117,8 @@ class JobService:
             job = await q.transition(session, job_id, values, from_statuses=from_statuses, attempt=attempt, where=where)
             pending = await self._stage(session, [job] if job is not None else [], event, throttle=throttle)
             await session.commit()
+        if job is not None:  # also for changes inside the event throttle, which publish nothing
+            self.read_cache.drop(job.id, job.parent_id)
         self._publish(pending)
         if job is None:
             return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.auth import Principal
@@ -54,14 +54,23 @@ async def list_jobs(request: Request) -> JSONResponse:
     return JSONResponse(body.model_dump(mode="json"))
 
 
-async def get_job(request: Request) -> JSONResponse:
+async def get_job(request: Request) -> Response:
+    """One job with its children's summary; polls are answered from the job read cache."""
     job_id = path_uuid(request, "job_id", "Job")
-    found = await runtime_of(request).service.get_with_summary(job_id)
-    if found is None:
-        raise ApiError(404, "Job not found")
-    job, summary = found
-    _check_owner(principal_of(request), job.user_id, "job")
-    return JSONResponse(job_response(job, summary).model_dump(mode="json"))
+    service = runtime_of(request).service
+    cache = service.read_cache
+    cached = cache.get(job_id)
+    if cached is None:
+        ticket = cache.ticket()
+        found = await service.get_with_summary(job_id)
+        if found is None:
+            raise ApiError(404, "Job not found")
+        job, summary = found
+        cached = (job.user_id, JSONResponse(job_response(job, summary).model_dump(mode="json")).body)
+        cache.put(job_id, *cached, ticket)
+    owner, body = cached
+    _check_owner(principal_of(request), owner, "job")
+    return Response(body, media_type="application/json")
 
 
 async def cancel_job(request: Request) -> JSONResponse:
