@@ -123,6 +123,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--submit-concurrency", type=int, default=16, help="requests (or raw enqueues) in flight while submitting"
     )
     parser.add_argument(
+        "--door",
+        choices=("rest", "rpc"),
+        default="rest",
+        help="how our jobs are created: one POST /api/actions each, or JSON-RPC batches of --rpc-batch calls "
+        "(the HTTP client's own CPU per job is then small, as arq's enqueue is in the raw phase)",
+    )
+    parser.add_argument("--rpc-batch", type=int, default=25, help="calls per JSON-RPC batch with --door rpc")
+    parser.add_argument(
         "--embedded-db", choices=("sqlite", "postgres"), default="sqlite", help="store for the embedded phase"
     )
     parser.add_argument("--postgres-url", default=POSTGRES_URL, help="admin URL used to create/drop databases")
@@ -168,19 +176,29 @@ def phase_from_times(name: str, jobs: int, rows: Iterable[tuple[datetime, dateti
 # -- our stack: submit through POST /api/actions, read the job rows -------------------------------
 
 
-async def submit_actions(base: str, key: str, jobs: int, concurrency: int) -> None:
+async def submit_actions(base: str, key: str, jobs: int, args: argparse.Namespace) -> None:
+    """Create ``jobs`` trivial jobs through the chosen door, ``--submit-concurrency`` requests in flight."""
     import httpx
 
+    concurrency = args.submit_concurrency
     body = {"user_id": BENCH_USER, "action": "SLEEP", "params": {"seconds": 0, "steps": 1, "wait": 0}}
+    call = {"jsonrpc": "2.0", "method": "sleep", "params": {"user_id": BENCH_USER, "seconds": 0, "steps": 1, "wait": 0}}
+    size = args.rpc_batch if args.door == "rpc" else 1
+    remaining = iter([min(size, jobs - start) for start in range(0, jobs, size)])
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    remaining = iter(range(jobs))
-    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, limits=limits, timeout=60) as client:
 
         async def sender() -> None:
-            for _ in remaining:
-                response = await client.post("/api/actions", json=body)
-                if response.status_code not in (200, 202):
-                    raise BenchError(f"POST /api/actions answered {response.status_code}: {response.text}")
+            for count in remaining:
+                if args.door == "rest":
+                    response = await client.post("/api/actions", json=body)
+                    if response.status_code not in (200, 202):
+                        raise BenchError(f"POST /api/actions answered {response.status_code}: {response.text}")
+                    continue
+                response = await client.post("/rpc", json=[call | {"id": n} for n in range(count)])
+                answers = response.json() if response.status_code == 200 else None
+                if not isinstance(answers, list) or any("error" in a for a in answers):
+                    raise BenchError(f"POST /rpc answered {response.status_code}: {response.text[:500]}")
 
         await asyncio.gather(*(sender() for _ in range(concurrency)))
 
@@ -196,7 +214,7 @@ async def run_through_server(
     engine = create_engine(db_url, pool_size=2)
     try:
         meter = CpuMeter(procs)
-        submit = asyncio.create_task(submit_actions(base, key, args.jobs, args.submit_concurrency))
+        submit = asyncio.create_task(submit_actions(base, key, args.jobs, args))
         deadline = time.monotonic() + args.phase_timeout
         finished_query = select(func.count()).where(Job.user_id == BENCH_USER, Job.status.in_(FINISHED))
         while True:
@@ -225,6 +243,10 @@ async def run_through_server(
     return phase
 
 
+def door_label(args: argparse.Namespace) -> str:
+    return "REST" if args.door == "rest" else f"JSON-RPC batches of {args.rpc_batch}"
+
+
 def embedded_phase(args: argparse.Namespace) -> Phase:
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(temp_dir("bench-jobs-embedded"))
@@ -237,7 +259,8 @@ def embedded_phase(args: argparse.Namespace) -> Phase:
         _, base = start_server(procs, env)
         db_url = pg_url or f"sqlite+aiosqlite:///{tmp / 'data' / 'ai-backend.db'}"
         store = "PostgreSQL" if pg_url else "SQLite"
-        return asyncio.run(run_through_server(f"embedded ({store})", base, key, db_url, args, procs))
+        name = f"embedded ({store}, {door_label(args)})"
+        return asyncio.run(run_through_server(name, base, key, db_url, args, procs))
 
 
 def arq_phase(args: argparse.Namespace) -> Phase:
@@ -252,7 +275,7 @@ def arq_phase(args: argparse.Namespace) -> Phase:
         _, base = start_server(procs, env)
         for n in range(args.workers):
             start_worker(procs, env, f"ai-backend-worker-{n + 1}")
-        name = f"arq, {args.workers} workers (PostgreSQL)"
+        name = f"arq, {args.workers} workers (PostgreSQL, {door_label(args)})"
         return asyncio.run(run_through_server(name, base, key, db_url, args, procs))
 
 
