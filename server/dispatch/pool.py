@@ -1,11 +1,63 @@
-"""The process pool CPU-bound operation steps run in."""
+"""The process pool CPU-bound operation steps run in.
+
+Workers are kept lean, because each one is a full Python process with NumPy, OpenCV and
+Pillow loaded, and their memory adds up with the server's:
+
+- they do not re-run the parent's ``__main__``: a spawned child normally imports the parent's
+  main module first (for ``ai-backend serve`` the console script, which pulls in the CLI and
+  the pydantic settings, ~20 MB a worker), so that functions defined there can be unpickled;
+  pool tasks are functions of importable modules, so the child is told there is none;
+- glibc hands freed decoder buffers back to the system at once (a progressive JPEG needs a
+  whole-image coefficient buffer, ~12 MB for 4 MP, which glibc would otherwise keep).
+"""
 
 from __future__ import annotations
 
-import multiprocessing
+import ctypes
+import ctypes.util
+import sys
+import threading
+import types
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.context import SpawnContext, SpawnProcess
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc malloc.h)
+MMAP_THRESHOLD = 256 * 1024  # allocations from this size are mapped and unmapped on free
+
+_NO_MAIN = types.ModuleType("__main__")  # no __file__, no __spec__: the child imports no main module
+_start_lock = threading.Lock()
+
+
+class _LeanProcess(SpawnProcess):
+    """A spawned process whose preparation data names no main module (see the module docstring)."""
+
+    def start(self) -> None:
+        with _start_lock:  # the swap is process-wide; only the preparation data read during start sees it
+            main = sys.modules["__main__"]
+            sys.modules["__main__"] = _NO_MAIN
+            try:
+                super().start()
+            finally:
+                sys.modules["__main__"] = main
+
+
+class _LeanSpawnContext(SpawnContext):
+    Process = _LeanProcess
+
+
+def _worker_init() -> None:
+    """Set glibc's malloc to return large freed blocks at once (a no-op off glibc)."""
+    name = ctypes.util.find_library("c")
+    if not sys.platform.startswith("linux") or not name:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD)
+    except (OSError, AttributeError):  # musl and others: keep their defaults
+        pass
 
 
 def make_cpu_pool(workers: int) -> ProcessPoolExecutor:
     # "spawn": a forked child of an asyncio process with threads and open sockets is unsafe.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_LeanSpawnContext(), initializer=_worker_init)
