@@ -297,7 +297,7 @@ class JobService:
             job_id,
             {"status": "processing", "started_at": now, "heartbeat_at": now, "worker_id": worker_id},
             from_statuses=["pending"],
-            where=(Job.cancellation_requested.is_(False),),
+            where=(q.NOT_CANCEL_REQUESTED,),
         )
         if job is None:
             current = await self.get(job_id)
