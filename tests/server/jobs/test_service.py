@@ -146,7 +146,8 @@ async def test_children_summary_from_one_aggregate(service: JobService) -> None:
     }
 
 
-async def test_parent_fails_when_every_child_failed(service: JobService) -> None:
+async def _parent_with_one_running_child(service: JobService):  # type: ignore[no-untyped-def]
+    """A parent waiting on its one child, which a worker is running."""
     op = service.catalog.get("sleep")
     assert op is not None
     parent = await _job(service)
@@ -154,6 +155,11 @@ async def test_parent_fails_when_every_child_failed(service: JobService) -> None
     (child,) = await service.submit_many(op, [SleepParams(user_id="u1")], "u1", parent_id=parent.id)
     await service.complete(parent.id, 0, {})
     await service.start(child.id, "w")
+    return parent, child
+
+
+async def test_parent_fails_when_every_child_failed(service: JobService) -> None:
+    parent, child = await _parent_with_one_running_child(service)
     await service.fail(child.id, 0, "broken", "invalid_params")
     final = await service.get(parent.id)
     assert final.status == "failed" and final.error_message == "all 1 child jobs failed"  # type: ignore[union-attr]
@@ -259,13 +265,7 @@ async def test_start_cancels_a_pending_job_whose_cancel_was_requested(service: J
 
 async def test_reaper_settles_a_parent_whose_last_settle_was_lost(service: JobService) -> None:
     """A worker killed between a child's finish and the parent's settle: the reaper finishes the parent."""
-    op = service.catalog.get("sleep")
-    assert op is not None
-    parent = await _job(service)
-    await service.start(parent.id, "w")
-    (child,) = await service.submit_many(op, [SleepParams(user_id="u1")], "u1", parent_id=parent.id)
-    await service.complete(parent.id, 0, {})
-    await service.start(child.id, "w")
+    parent, child = await _parent_with_one_running_child(service)
     async with service.sessions() as session:  # the child's finish, without the settle that follows it
         from storage import jobs as q
 
