@@ -61,13 +61,20 @@ _ATTR_OF = {column: key for key, column in _COLUMN_OF.items()}
 _TRANSITIONS: dict[tuple[Any, ...], Any] = {}
 
 
-def _transition_statement(keys: tuple[str, ...], by_status: bool, by_attempt: bool, where: tuple[Any, ...]) -> Any:
+# Every column but ``params``: an import parent's params name every photo (megabytes of JSON
+# for a large import), and only the run's start needs them.
+_RETURNED_WITHOUT_PARAMS = tuple(column for column in _TABLE.c if column.key != "params")
+
+
+def _transition_statement(
+    keys: tuple[str, ...], by_status: bool, by_attempt: bool, where: tuple[Any, ...], with_params: bool
+) -> Any:
     """The Core UPDATE ... RETURNING for one shape of change, built once with bind parameters.
 
     Building (and cache-keying) an ORM UPDATE per call was the largest CPU cost of a job's
     start and finish; a prebuilt statement hits SQLAlchemy's compiled cache directly.
     """
-    shape = (keys, by_status, by_attempt, tuple(id(clause) for clause in where))
+    shape = (keys, by_status, by_attempt, tuple(id(clause) for clause in where), with_params)
     stmt = _TRANSITIONS.get(shape)
     if stmt is None:
         if len(_TRANSITIONS) > 200:  # ``where`` clauses must be module constants (NO_OPEN_CHILDREN, ...)
@@ -77,7 +84,8 @@ def _transition_statement(keys: tuple[str, ...], by_status: bool, by_attempt: bo
             stmt = stmt.where(_TABLE.c.status.in_(bindparam("from_statuses", expanding=True)))
         if by_attempt:
             stmt = stmt.where(_TABLE.c.retry_count == bindparam("attempt"))
-        stmt = stmt.values({_COLUMN_OF[key]: bindparam(f"v_{key}") for key in keys}).returning(*_TABLE.c)
+        returned = _TABLE.c if with_params else _RETURNED_WITHOUT_PARAMS
+        stmt = stmt.values({_COLUMN_OF[key]: bindparam(f"v_{key}") for key in keys}).returning(*returned)
         _TRANSITIONS[shape] = stmt
     return stmt
 
@@ -95,12 +103,13 @@ async def transition(
     from_statuses: Iterable[str] | None = None,
     attempt: int | None = None,
     where: Sequence[Any] = (),
+    with_params: bool = False,
 ) -> Job | None:
     """Apply ``values`` if the job is in one of ``from_statuses`` (and on ``attempt``, and ``where``
-    holds); return the new row."""
+    holds); return the new row (its ``params`` only ``with_params``)."""
     values = {"updated_at": utcnow()} | values
     keys = tuple(sorted(values))
-    stmt = _transition_statement(keys, from_statuses is not None, attempt is not None, tuple(where))
+    stmt = _transition_statement(keys, from_statuses is not None, attempt is not None, tuple(where), with_params)
     params: dict[str, Any] = {f"v_{key}": values[key] for key in keys} | {"job_id": job_id}
     if from_statuses is not None:
         params["from_statuses"] = list(from_statuses)
@@ -255,6 +264,25 @@ async def settled_parent_ids(session: AsyncSession, limit: int = 100) -> list[uu
 async def running_job_ids(session: AsyncSession, queue: str) -> list[uuid.UUID]:
     query = select(Job.id).where(and_(Job.status == "processing", Job.queue == queue, Job.awaiting_children.is_(False)))
     return list((await session.scalars(query)).all())
+
+
+_PARENT_STATE = select(
+    Job.id,
+    Job.status,
+    Job.awaiting_children,
+    Job.cancellation_requested,
+    Job.progress_percent,
+    Job.started_at,
+).where(Job.id == bindparam("job_id"))
+
+
+async def parent_state(session: AsyncSession, job_id: uuid.UUID) -> Any:
+    """The few columns settling a parent needs (not its params or result, which can be large)."""
+    return (await session.execute(_PARENT_STATE, {"job_id": job_id})).first()
+
+
+async def job_result(session: AsyncSession, job_id: uuid.UUID) -> dict[str, Any] | None:
+    return await session.scalar(select(Job.result).where(Job.id == job_id))
 
 
 async def get_workflow(session: AsyncSession, workflow_id: uuid.UUID) -> Workflow | None:

@@ -112,9 +112,18 @@ class JobService:
         event: str | None = "job.updated",
         throttle: bool = False,
         where: Sequence[Any] = (),
+        with_params: bool = False,
     ) -> Job | None:
         async with self.sessions() as session:
-            job = await q.transition(session, job_id, values, from_statuses=from_statuses, attempt=attempt, where=where)
+            job = await q.transition(
+                session,
+                job_id,
+                values,
+                from_statuses=from_statuses,
+                attempt=attempt,
+                where=where,
+                with_params=with_params,
+            )
             pending = await self._stage(session, [job] if job is not None else [], event, throttle=throttle)
             await session.commit()
         if job is not None:  # also for changes inside the event throttle, which publish nothing
@@ -298,6 +307,7 @@ class JobService:
             {"status": "processing", "started_at": now, "heartbeat_at": now, "worker_id": worker_id},
             from_statuses=["pending"],
             where=(q.NOT_CANCEL_REQUESTED,),
+            with_params=True,
         )
         if job is None:
             current = await self.get(job_id)
@@ -448,7 +458,7 @@ class JobService:
     async def _settle_parent(self, parent_id: uuid.UUID) -> None:
         """Update a parent's progress from its children, and finish it once all have settled."""
         async with self.sessions() as session:
-            parent = await q.get_job(session, parent_id)
+            parent = await q.parent_state(session, parent_id)
             summary = (await q.children_summaries(session, [parent_id])).get(parent_id)
         if parent is None or summary is None or parent.status in FINISHED_STATUSES:
             return
@@ -471,10 +481,12 @@ class JobService:
             status = "cancelled"
         else:
             status = "failed" if summary.completed == 0 else "completed"
-        values = self._finish_values(parent, status) | {
+        async with self.sessions() as session:
+            result = await q.job_result(session, parent_id)
+        values = self._finish_values_since(parent.started_at, status) | {
             "progress_percent": 100,
             "progress_message": f"{summary.completed} of {summary.total} child jobs completed",
-            "result": (parent.result or {}) | {"children": summary.__dict__},
+            "result": (result or {}) | {"children": summary.__dict__},
         }
         if status == "failed":
             values |= {"error_message": f"all {summary.total} child jobs failed", "error_code": "children_failed"}
