@@ -49,6 +49,7 @@ class Deliverer:
         self._last_prune = 0.0
         self._last_send_check = float("-inf")
         self._made = 0
+        self._quiet_until = float("-inf")  # no active subscription was seen: skip passes until then
         bus.listeners.append(self._on_event)
 
     def _on_event(self, _event: JobEvent) -> None:
@@ -94,12 +95,18 @@ class Deliverer:
         events were claimed (``_made``: deliveries made). With no active subscription the events
         are only marked, in one UPDATE."""
         self._made = made = 0
+        loop_now = asyncio.get_running_loop().time()
+        if loop_now < self._quiet_until:
+            return 0
         async with self.sessions() as session:
             now = utcnow()
             subscriptions = await ev.active_subscriptions(session, now)
             if not subscriptions:
+                # Nobody listens: mark what is there and look again after a poll interval, not at
+                # every wake-up (an import raises several events per photo).
                 await ev.mark_all_fanned_out(session, now)
                 await session.commit()
+                self._quiet_until = loop_now + self.settings.event_poll_interval
                 return 0
             events = await ev.claim_events(session, FAN_OUT_BATCH)
             if not events:
