@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 import numpy as np
+import pytest
 from PIL import Image, ImageFilter
 
 from tests.tools.imports.helpers import photo
-from tools.imports.analysis import DESCRIPTOR_DIM, analyse_photo, hamming, hashes
+from tests.tools.photobook.library import BERN, Shot, render
+from tools.imports.analysis import DESCRIPTOR_DIM, analyse_photo, fit, hamming, hashes
 
 
 def _image(data: bytes) -> Image.Image:
@@ -58,3 +61,32 @@ def test_sharpness_drops_when_blurred() -> None:
     qa = analyse_photo(buf_a.getvalue(), 50_000_000, 128)["quality"]
     qb = analyse_photo(buf_b.getvalue(), 50_000_000, 128)["quality"]
     assert qa["sharpness"] > qb["sharpness"]
+
+
+def test_a_drawn_face_is_found_where_it_is() -> None:
+    shot = Shot("face.jpg", datetime(2024, 5, 1, 12), BERN, seed=4, face_at=(0.5, 0.4))
+    buffer = io.BytesIO()
+    render(shot).save(buffer, "JPEG", quality=90)
+    found = analyse_photo(buffer.getvalue(), 50_000_000, 512)["faces"]
+    assert any(x <= 0.5 <= x + w and y <= 0.4 <= y + h for x, y, w, h in found), found
+
+
+def test_hashes_agree_for_an_image_and_its_grey_array() -> None:
+    image = _image(photo(size=(700, 420), seed=8))
+    assert hashes(image) == hashes(np.asarray(image.convert("L")))
+
+
+@pytest.mark.parametrize(
+    ("shape", "side", "expected"),
+    [((400, 640, 3), 512, (320, 512)), ((1000, 1500, 3), 300, (200, 300)), ((90, 120, 3), 512, (90, 120))],
+)
+def test_fit_keeps_the_aspect_and_never_upscales(
+    shape: tuple[int, int, int], side: int, expected: tuple[int, int]
+) -> None:
+    assert fit(np.zeros(shape, dtype=np.uint8), side).shape[:2] == expected
+
+
+def test_a_thumbnail_larger_than_the_analysis_image_comes_from_the_decoded_photo() -> None:
+    result = analyse_photo(photo(size=(1600, 1200), seed=6), 50_000_000, 800)
+    assert (result["thumbnail_width"], result["thumbnail_height"]) == (800, 600)
+    assert Image.open(io.BytesIO(result["thumbnail"])).size == (800, 600)
