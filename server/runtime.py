@@ -66,5 +66,7 @@ class Runtime:
             return False
 
     async def close(self) -> None:
+        if self._service is not None:
+            await self._service.aclose()
         if self._engine is not None:
             await self._engine.dispose()

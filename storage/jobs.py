@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 
 from storage.models import FINISHED_STATUSES, Job, Workflow
 from storage.types import utcnow
@@ -160,54 +160,55 @@ async def list_jobs(session: AsyncSession, flt: JobFilter, *, page: int, page_si
     return list(rows.all()), int(total or 0)
 
 
-_CHILD = aliased(Job, name="child")
-
-
-def _bucket(*statuses: str) -> Any:
-    return func.sum(case((_CHILD.status.in_(statuses), 1), else_=0))
-
-
-# Built once: constructing these expressions (and their cache keys) per request cost more than the query.
-_SUMMARY_COLUMNS = (
-    func.count(_CHILD.id),
-    _bucket("pending"),
-    _bucket("processing"),
-    _bucket("completed"),
-    _bucket("failed", "cancelled"),  # cancelled children count as failed
-)
+# Counting children by status reads only the (parent_id, status) index; CASE sums over the
+# rows, or counting child ids, made SQLite visit every child row (72 ms at 100k children).
 _SUMMARIES = (
-    select(_CHILD.parent_id, *_SUMMARY_COLUMNS)
-    .where(_CHILD.parent_id.in_(bindparam("parent_ids", expanding=True)))
-    .group_by(_CHILD.parent_id)
+    select(Job.parent_id, Job.status, func.count())
+    .where(Job.parent_id.in_(bindparam("parent_ids", expanding=True)))
+    .group_by(Job.parent_id, Job.status)
 )
-_JOB_WITH_SUMMARY = (
-    select(Job, *_SUMMARY_COLUMNS)
-    .outerjoin(_CHILD, _CHILD.parent_id == Job.id)
+# A job for reading out (REST, MCP, JSON-RPC, CLIs): params are not part of the answer and, for
+# an import parent, are megabytes of JSON.
+_JOB_WITHOUT_PARAMS = (
+    select(Job)
     .where(Job.id == bindparam("job_id"))
-    .group_by(Job.id)
+    .options(defer(Job.params, raiseload=True))
     .execution_options(populate_existing=True)
 )
 
 
-def _summary(counts: Sequence[Any]) -> ChildrenSummary | None:
-    total = int(counts[0] or 0)
-    return ChildrenSummary(total, *(int(c or 0) for c in counts[1:])) if total else None
+def _summary(counts: dict[str, int]) -> ChildrenSummary | None:
+    """The contract's four buckets from counts by status; cancelled children count as failed."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    return ChildrenSummary(
+        total=total,
+        pending=counts.get("pending", 0),
+        processing=counts.get("processing", 0),
+        completed=counts.get("completed", 0),
+        failed=counts.get("failed", 0) + counts.get("cancelled", 0),
+    )
 
 
 async def children_summaries(
     session: AsyncSession, parent_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, ChildrenSummary]:
-    """Bucket counts per parent from one GROUP BY; cancelled children count as failed."""
+    """Bucket counts per parent from one GROUP BY over the children's index."""
     if not parent_ids:
         return {}
-    rows = await session.execute(_SUMMARIES, {"parent_ids": list(parent_ids)})
-    return {row[0]: summary for row in rows.all() if (summary := _summary(row[1:])) is not None}
+    counts: dict[uuid.UUID, dict[str, int]] = {}
+    for parent_id, status, count in (await session.execute(_SUMMARIES, {"parent_ids": list(parent_ids)})).all():
+        counts.setdefault(parent_id, {})[status] = int(count)
+    return {parent_id: summary for parent_id, by_status in counts.items() if (summary := _summary(by_status))}
 
 
 async def get_job_with_summary(session: AsyncSession, job_id: uuid.UUID) -> tuple[Job, ChildrenSummary | None] | None:
-    """A job and its children's buckets in one round trip (the hot path of GET /api/jobs/{id})."""
-    row = (await session.execute(_JOB_WITH_SUMMARY, {"job_id": job_id})).first()
-    return None if row is None else (row[0], _summary(row[1:]))
+    """A job (without its params) and its children's buckets (the hot path of GET /api/jobs/{id})."""
+    job = (await session.scalars(_JOB_WITHOUT_PARAMS, {"job_id": job_id})).first()
+    if job is None:
+        return None
+    return job, (await children_summaries(session, [job_id])).get(job_id)
 
 
 NOT_CANCEL_REQUESTED = Job.cancellation_requested.is_(False)
@@ -216,6 +217,12 @@ _OPEN_CHILD = aliased(Job, name="open_child")
 NO_OPEN_CHILDREN = ~(
     select(_OPEN_CHILD.id).where(_OPEN_CHILD.parent_id == Job.id, _OPEN_CHILD.status.not_in(FINISHED_STATUSES)).exists()
 )
+
+
+async def has_open_children(session: AsyncSession, parent_id: uuid.UUID) -> bool:
+    """Whether any child is pending or running (two seeks on the children's index)."""
+    query = select(select(Job.id).where(Job.parent_id == parent_id, Job.status.in_(("pending", "processing"))).exists())
+    return bool(await session.scalar(query))
 
 
 async def unfinished_children(session: AsyncSession, parent_id: uuid.UUID) -> int:

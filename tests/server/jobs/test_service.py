@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from server.jobs.service import JobService, JobStateError
+from server.jobs.service import SETTLE_INTERVAL, JobService, JobStateError
 from server.runtime import Runtime
 from storage.types import utcnow
 from tests.conftest import make_settings
@@ -136,7 +138,13 @@ async def test_children_summary_from_one_aggregate(service: JobService) -> None:
     middle, summary = await service.get_with_summary(parent.id)  # type: ignore[misc]
     assert middle.status == "processing" and middle.awaiting_children
     assert summary.__dict__ == {"total": 5, "pending": 0, "processing": 1, "completed": 2, "failed": 2}
-    assert middle.progress_percent == 80
+    # Progress settles at most once per SETTLE_INTERVAL while children run (a trailing pass).
+    for _ in range(50):
+        middle = await service.get(parent.id)
+        if middle.progress_percent == 80:  # type: ignore[union-attr]
+            break
+        await asyncio.sleep(0.05)
+    assert middle.progress_percent == 80  # type: ignore[union-attr]
     await service.complete(children[3].id, 0, {})
     final, summary = await service.get_with_summary(parent.id)  # type: ignore[misc]
     assert final.status == "completed"
@@ -275,3 +283,30 @@ async def test_reaper_settles_a_parent_whose_last_settle_was_lost(service: JobSe
     assert await service.settle_finished_parents() == 1
     assert (await service.get(parent.id)).status == "completed"  # type: ignore[union-attr]
     assert await service.settle_finished_parents() == 0
+
+
+async def test_settling_a_parent_is_throttled_but_its_finish_is_not(service: JobService) -> None:
+    """Twenty children finishing in a burst: few counts of the children, the parent done at once."""
+    op = service.catalog.get("sleep")
+    assert op is not None
+    parent = await _job(service)
+    await service.start(parent.id, "w")
+    children = await service.submit_many(op, [SleepParams(user_id="u1")] * 20, "u1", parent_id=parent.id)
+    await service.complete(parent.id, 0, {})
+    passes = 0
+    settle = service._settle_parent
+
+    async def counting(parent_id):  # type: ignore[no-untyped-def]
+        nonlocal passes
+        passes += 1
+        await settle(parent_id)
+
+    service._settle_parent = counting  # type: ignore[method-assign]
+    began = time.monotonic()
+    for child in children:
+        await service.start(child.id, "w")
+        await service.complete(child.id, 0, {})
+    elapsed = time.monotonic() - began
+    assert (await service.get(parent.id)).status == "completed"  # type: ignore[union-attr]
+    # The first change, one trailing pass per interval that passed, and the last child's.
+    assert passes <= 2 + math.ceil(elapsed / SETTLE_INTERVAL), (passes, elapsed)
