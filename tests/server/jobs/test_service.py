@@ -154,14 +154,20 @@ async def test_children_summary_from_one_aggregate(service: JobService) -> None:
     }
 
 
-async def _parent_with_one_running_child(service: JobService):  # type: ignore[no-untyped-def]
-    """A parent waiting on its one child, which a worker is running."""
+async def _parent_waiting_on(service: JobService, count: int):  # type: ignore[no-untyped-def]
+    """A running parent that finished its own work and waits on ``count`` pending children."""
     op = service.catalog.get("sleep")
     assert op is not None
     parent = await _job(service)
     await service.start(parent.id, "w")
-    (child,) = await service.submit_many(op, [SleepParams(user_id="u1")], "u1", parent_id=parent.id)
+    children = await service.submit_many(op, [SleepParams(user_id="u1")] * count, "u1", parent_id=parent.id)
     await service.complete(parent.id, 0, {})
+    return parent, children
+
+
+async def _parent_with_one_running_child(service: JobService):  # type: ignore[no-untyped-def]
+    """A parent waiting on its one child, which a worker is running."""
+    parent, (child,) = await _parent_waiting_on(service, 1)
     await service.start(child.id, "w")
     return parent, child
 
@@ -174,12 +180,7 @@ async def test_parent_fails_when_every_child_failed(service: JobService) -> None
 
 
 async def test_concurrent_completions_settle_parent_once(service: JobService) -> None:
-    op = service.catalog.get("sleep")
-    assert op is not None
-    parent = await _job(service)
-    await service.start(parent.id, "w")
-    children = await service.submit_many(op, [SleepParams(user_id="u1")] * 10, "u1", parent_id=parent.id)
-    await service.complete(parent.id, 0, {})
+    parent, children = await _parent_waiting_on(service, 10)
     for child in children:
         await service.start(child.id, "w")
     async with service.bus.subscribe(lambda e: e.job_id == parent.id and e.type == "job.completed") as done_events:
@@ -287,12 +288,7 @@ async def test_reaper_settles_a_parent_whose_last_settle_was_lost(service: JobSe
 
 async def test_settling_a_parent_is_throttled_but_its_finish_is_not(service: JobService) -> None:
     """Twenty children finishing in a burst: few counts of the children, the parent done at once."""
-    op = service.catalog.get("sleep")
-    assert op is not None
-    parent = await _job(service)
-    await service.start(parent.id, "w")
-    children = await service.submit_many(op, [SleepParams(user_id="u1")] * 20, "u1", parent_id=parent.id)
-    await service.complete(parent.id, 0, {})
+    parent, children = await _parent_waiting_on(service, 20)
     passes = 0
     settle = service._settle_parent
 
