@@ -58,17 +58,15 @@ async def get_job(request: Request) -> Response:
     """One job with its children's summary; polls are answered from the job read cache."""
     job_id = path_uuid(request, "job_id", "Job")
     service = runtime_of(request).service
-    cache = service.read_cache
-    cached = cache.get(job_id)
-    if cached is None:
-        ticket = cache.ticket()
+
+    async def load() -> tuple[str, bytes]:
         found = await service.get_with_summary(job_id)
         if found is None:
             raise ApiError(404, "Job not found")
         job, summary = found
-        cached = (job.user_id, JSONResponse(job_response(job, summary).model_dump(mode="json")).body)
-        cache.put(job_id, *cached, ticket)
-    owner, body = cached
+        return job.user_id, bytes(JSONResponse(job_response(job, summary).model_dump(mode="json")).body)
+
+    owner, body = await service.read_cache.fetch(job_id, load)
     _check_owner(principal_of(request), owner, "job")
     return Response(body, media_type="application/json")
 

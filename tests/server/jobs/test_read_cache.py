@@ -3,6 +3,7 @@ seen on the next poll; only unannounced changes of other processes wait for the 
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -139,3 +140,47 @@ def test_the_owner_check_applies_to_cached_answers(client: TestClient) -> None:
     other = client.portal.call(new_key, runtime, "someone-else")
     assert client.get(f"/api/jobs/{job.id}", headers={"X-API-Key": other}).status_code == 403
     assert client.get(f"/api/jobs/{uuid.uuid4()}").status_code == 404
+
+
+async def _turns(count: int = 5) -> None:
+    """Let the tasks started so far run up to their next wait."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def test_concurrent_misses_share_one_load_and_a_change_starts_a_new_one() -> None:
+    cache = JobReadCache(ttl=10)
+    job = uuid.uuid4()
+    loads: list[int] = []
+    gate = asyncio.Event()
+
+    async def load() -> tuple[str, bytes]:
+        number = len(loads) + 1
+        loads.append(number)
+        await gate.wait()
+        return "u1", f"body {number}".encode()
+
+    waiting = [asyncio.ensure_future(cache.fetch(job, load)) for _ in range(20)]
+    await _turns()
+    assert loads == [1]  # twenty polls missed at once: one database read
+    cache.drop(job)  # the job changes while that read runs ...
+    late = asyncio.ensure_future(cache.fetch(job, load))  # ... so a poll arriving now reads anew
+    await _turns()
+    assert loads == [1, 2]
+    gate.set()
+    assert {await w for w in waiting} == {("u1", b"body 1")}  # they asked before the change
+    assert await late == ("u1", b"body 2")
+    assert cache.get(job) == ("u1", b"body 2")  # the first read predates the change: not kept
+
+
+async def test_a_failed_load_reaches_every_waiter_and_is_not_kept() -> None:
+    cache = JobReadCache(ttl=10)
+    job = uuid.uuid4()
+
+    async def missing() -> tuple[str, bytes]:
+        await asyncio.sleep(0)
+        raise LookupError("Job not found")
+
+    results = await asyncio.gather(*(cache.fetch(job, missing) for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, LookupError) for r in results)
+    assert cache.get(job) is None
