@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,6 +88,32 @@ async def get_by_original(session: AsyncSession, user_id: str, original_image_id
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+# What an import needs to decide whether a photo changed, and to answer for it when not: no
+# descriptor, faces or quality JSON (the ORM row carries them all).
+_IMPORT_STATE = select(
+    Image.id,
+    Image.original_image_id,
+    Image.sha256,
+    Image.analysis_version,
+    Image.image_type,
+    Image.data_source,
+    Image.meta,
+    Image.uploaded_at,
+    Image.derivative_created_at,
+    Image.format,
+    Image.width,
+    Image.height,
+    Image.face_count,
+    Image.captured_at,
+)
+
+
+async def import_state(session: AsyncSession, user_id: str, original_image_id: str) -> Any:
+    """The stored photo's identity, caller fields and summary for ``original_image_id``, or None."""
+    stmt = _IMPORT_STATE.where(Image.user_id == user_id, Image.original_image_id == original_image_id)
+    return (await session.execute(stmt)).first()
+
+
 async def save_image(
     session: AsyncSession, user_id: str, original_image_id: str, values: dict[str, Any]
 ) -> tuple[Image, bool]:
@@ -95,6 +123,18 @@ async def save_image(
     The caller commits.
     """
     now = utcnow()
+    if session.bind is not None and session.bind.dialect.name in _UPSERT_DIALECTS:
+        row = Image(
+            id=values.pop("id", None) or uuid.uuid4(),
+            user_id=user_id,
+            original_image_id=original_image_id,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+        if await _insert_new(session, row):
+            return row, True
+        values = {key: getattr(row, key) for key in values}
     existing = await get_by_original(session, user_id, original_image_id)
     if existing is None:
         row = Image(
@@ -119,6 +159,24 @@ async def save_image(
     existing.updated_at = now
     await session.flush()
     return existing, False
+
+
+_UPSERT_DIALECTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+_IMAGE_COLUMNS = tuple((attr.key, attr.columns[0].key) for attr in Image.__mapper__.column_attrs)
+
+
+async def _insert_new(session: AsyncSession, row: Image) -> bool:
+    """Insert ``row`` unless the user already has this ``original_image_id``: one statement, no
+    look-up first (the common case of an import); False when the photo was there already."""
+    insert = _UPSERT_DIALECTS[session.bind.dialect.name]  # type: ignore[union-attr]
+    values = {column: getattr(row, key) for key, column in _IMAGE_COLUMNS if getattr(row, key) is not None}
+    stmt = (
+        insert(Image.__table__)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["user_id", "original_image_id"])
+        .returning(Image.__table__.c.id)
+    )
+    return (await session.execute(stmt)).first() is not None
 
 
 def blob_keys(row: Image) -> list[str]:

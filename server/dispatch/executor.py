@@ -24,7 +24,7 @@ from tools.errors import InvalidParams, JobCancelled, ToolFailure
 
 log = logging.getLogger(__name__)
 
-PROGRESS_MIN_INTERVAL = 0.2
+PROGRESS_MIN_INTERVAL = 0.5  # seconds; the job.updated event throttle (event_update_interval) is 0.5 too
 
 
 class JobExecutor:

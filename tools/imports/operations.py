@@ -162,7 +162,7 @@ async def import_image(params: ImportImageParams, ctx: ToolContext) -> ImportIma
         "derivative_created_at": params.derivative_created_at or None,
     }
     async with ctx.sessions() as session:
-        existing = await store.get_by_original(session, params.user_id, params.original_image_id)
+        existing = await store.import_state(session, params.user_id, params.original_image_id)
         if existing is not None and existing.sha256 == digest and existing.analysis_version == ANALYSIS_VERSION:
             if any(getattr(existing, k) != v for k, v in caller_fields.items()):
                 row, _ = await store.save_image(session, params.user_id, params.original_image_id, dict(caller_fields))
