@@ -62,7 +62,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # GC's full collections, which otherwise walk it all (tens of ms) every so often.
             gc.collect()
             gc.freeze()
-            yield
+            try:
+                yield
+            finally:
+                gc.unfreeze()  # what this app held may be garbage now (tests start many apps)
 
     app = Starlette(
         routes=[
