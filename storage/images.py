@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Image
+from storage.models import Image, column_names
 from storage.types import utcnow
 
 _SIGN = 1 << 63
@@ -123,37 +123,23 @@ async def save_image(
     The caller commits.
     """
     now = utcnow()
-    if session.bind is not None and session.bind.dialect.name in _UPSERT_DIALECTS:
-        row = Image(
-            id=values.pop("id", None) or uuid.uuid4(),
-            user_id=user_id,
-            original_image_id=original_image_id,
-            created_at=now,
-            updated_at=now,
-            **values,
-        )
+    values = dict(values)
+    row = Image(
+        id=values.pop("id", None) or uuid.uuid4(),
+        user_id=user_id,
+        original_image_id=original_image_id,
+        created_at=now,
+        updated_at=now,
+        **values,
+    )
+    for _attempt in range(2):  # a photo deleted between the conflict and the look-up is new again
         if await _insert_new(session, row):
             return row, True
-        values = {key: getattr(row, key) for key in values}
-    existing = await get_by_original(session, user_id, original_image_id)
-    if existing is None:
-        row = Image(
-            id=values.pop("id", None) or uuid.uuid4(),
-            user_id=user_id,
-            original_image_id=original_image_id,
-            created_at=now,
-            updated_at=now,
-            **values,
-        )
-        try:
-            async with session.begin_nested():
-                session.add(row)
-            return row, True
-        except IntegrityError:
-            existing = await get_by_original(session, user_id, original_image_id)
-            if existing is None:
-                raise
-    values.pop("id", None)
+        existing = await get_by_original(session, user_id, original_image_id)
+        if existing is not None:
+            break
+    else:
+        raise IntegrityError("INSERT INTO images", None, ValueError(f"{original_image_id!r} kept changing"))
     for key, value in values.items():
         setattr(existing, key, value)
     existing.updated_at = now
@@ -162,14 +148,14 @@ async def save_image(
 
 
 _UPSERT_DIALECTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
-_IMAGE_COLUMNS = tuple((attr.key, attr.columns[0].key) for attr in Image.__mapper__.column_attrs)
+_IMAGE_COLUMNS = column_names(Image)
 
 
 async def _insert_new(session: AsyncSession, row: Image) -> bool:
     """Insert ``row`` unless the user already has this ``original_image_id``: one statement, no
     look-up first (the common case of an import); False when the photo was there already."""
     insert = _UPSERT_DIALECTS[session.bind.dialect.name]  # type: ignore[union-attr]
-    values = {column: getattr(row, key) for key, column in _IMAGE_COLUMNS if getattr(row, key) is not None}
+    values = {column: value for key, column in _IMAGE_COLUMNS.items() if (value := getattr(row, key)) is not None}
     stmt = (
         insert(Image.__table__)
         .values(values)

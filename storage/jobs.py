@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, defer
 
-from storage.models import FINISHED_STATUSES, Job, Workflow
+from storage.models import FINISHED_STATUSES, Job, Workflow, column_names
 from storage.types import utcnow
 
 
@@ -40,14 +40,15 @@ class JobFilter:
     workflow_id: uuid.UUID | None = None
 
 
-# (attribute, column) names: ``meta`` is stored in the ``metadata`` column.
-_JOB_COLUMNS = tuple((attr.key, attr.columns[0].key) for attr in Job.__mapper__.column_attrs)
-_INSERT_JOBS = insert(Job.__table__)
+_TABLE = Job.__table__
+_COLUMN_OF = column_names(Job)
+_ATTR_OF = {column: key for key, column in _COLUMN_OF.items()}
+_INSERT_JOBS = insert(_TABLE)
 
 
 async def insert_jobs(session: AsyncSession, jobs: Sequence[Job]) -> None:
     """Insert new job rows with one Core executemany (no unit-of-work flush: the rows are complete)."""
-    rows = [{column: getattr(job, key) for key, column in _JOB_COLUMNS} for job in jobs]
+    rows = [{column: getattr(job, key) for key, column in _COLUMN_OF.items()} for job in jobs]
     await session.execute(_INSERT_JOBS, rows)
 
 
@@ -55,9 +56,6 @@ async def get_job(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
     return await session.get(Job, job_id, populate_existing=True)
 
 
-_TABLE = Job.__table__
-_COLUMN_OF = {attr.key: attr.columns[0].key for attr in Job.__mapper__.column_attrs}
-_ATTR_OF = {column: key for key, column in _COLUMN_OF.items()}
 _TRANSITIONS: dict[tuple[Any, ...], Any] = {}
 
 

@@ -34,6 +34,12 @@ class Base(DeclarativeBase):
     pass
 
 
+def column_names(model: type[Base]) -> dict[str, str]:
+    """Attribute name -> column name of a mapped class, for Core statements built from its
+    attributes (``meta`` is stored in a column named ``metadata``)."""
+    return {attr.key: attr.columns[0].key for attr in model.__mapper__.column_attrs}
+
+
 class Workflow(Base):
     """A named group of jobs that can be cancelled together."""
 
