@@ -48,7 +48,6 @@ class Deliverer:
         self._task: asyncio.Task[None] | None = None
         self._last_prune = 0.0
         self._last_send_check = float("-inf")
-        self._made = 0
         self._quiet_until = float("-inf")  # no active subscription was seen: skip passes until then
         bus.listeners.append(self._on_event)
 
@@ -82,22 +81,22 @@ class Deliverer:
     async def run_pass(self) -> bool:
         """Fan out new events; look for due deliveries when some were just made, or once per poll
         interval (retries come due, other servers fan out too). True when there was work."""
-        events = await self.fan_out()
-        more = events == FAN_OUT_BATCH
+        claimed, made = await self.fan_out()
+        more = claimed == FAN_OUT_BATCH
         now = asyncio.get_running_loop().time()
-        if not self._made and now - self._last_send_check < self.settings.event_poll_interval:
+        if not made and now - self._last_send_check < self.settings.event_poll_interval:
             return more
         self._last_send_check = now
         return bool(await self.send_due()) or more
 
-    async def fan_out(self) -> int:
-        """Turn new outbox events into deliveries for every matching subscription; returns how many
-        events were claimed (``_made``: deliveries made). With no active subscription the events
-        are only marked, in one UPDATE."""
-        self._made = made = 0
+    async def fan_out(self) -> tuple[int, int]:
+        """Turn new outbox events into deliveries for every matching subscription; returns (events
+        claimed, deliveries made). With no active subscription the events are only marked, in one
+        UPDATE."""
+        made = 0
         loop_now = asyncio.get_running_loop().time()
         if loop_now < self._quiet_until:
-            return 0
+            return 0, 0
         async with self.sessions() as session:
             now = utcnow()
             subscriptions = await ev.active_subscriptions(session, now)
@@ -107,11 +106,11 @@ class Deliverer:
                 await ev.mark_all_fanned_out(session, now)
                 await session.commit()
                 self._quiet_until = loop_now + self.settings.event_poll_interval
-                return 0
+                return 0, 0
             events = await ev.claim_events(session, FAN_OUT_BATCH)
             if not events:
                 await session.rollback()
-                return 0
+                return 0, 0
             for event in events:
                 body = None
                 for sub in subscriptions:
@@ -140,8 +139,7 @@ class Deliverer:
                     )
             await ev.mark_fanned_out(session, [event.id for event in events])
             await session.commit()
-        self._made = made
-        return len(events)
+        return len(events), made
 
     async def send_due(self) -> int:
         """One pass: claim due deliveries in one statement, send them concurrently, record all outcomes at once."""

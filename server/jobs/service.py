@@ -137,7 +137,7 @@ class JobService:
             )
             pending = await self._stage(session, [job] if job is not None else [], event, throttle=throttle)
             await session.commit()
-        if job is not None:  # also for changes inside the event throttle, which publish nothing
+        if job is not None and not pending:  # a published event drops it through the bus listener
             self.read_cache.drop(job.id, job.parent_id)
         self._publish(pending)
         if job is None:
@@ -344,11 +344,8 @@ class JobService:
             throttle=True,
         )
 
-    def _finish_values(self, job: Job, status: str) -> dict[str, Any]:
-        return self._finish_values_since(job.started_at, status)
-
     @staticmethod
-    def _finish_values_since(started_at: datetime | None, status: str) -> dict[str, Any]:
+    def _finish_values(started_at: datetime | None, status: str) -> dict[str, Any]:
         now = utcnow()
         elapsed = int((now - started_at).total_seconds() * 1000) if started_at else None
         return {
@@ -373,7 +370,7 @@ class JobService:
         The usual case (no open children) is one conditional UPDATE; ``started_at`` (from the
         run's start) saves reading the row back, ``progress_message`` is the run's last report.
         """
-        values = self._finish_values_since(started_at, "completed") | {
+        values = self._finish_values(started_at, "completed") | {
             "result": result,
             "progress_percent": 100,
             "error_message": None,
@@ -406,21 +403,21 @@ class JobService:
             )
             await self._settle_parent(job_id)
             return updated
-        values |= self._finish_values(job, "completed")
+        values |= self._finish_values(job.started_at, "completed")
         return await self._apply(job_id, values, from_statuses=["processing"], attempt=attempt)
 
     async def fail(self, job_id: uuid.UUID, attempt: int | None, message: str, code: str) -> Job | None:
         job = await self.get(job_id)
         if job is None:
             return None
-        values = self._finish_values(job, "failed") | {"error_message": message, "error_code": code}
+        values = self._finish_values(job.started_at, "failed") | {"error_message": message, "error_code": code}
         return await self._apply(job_id, values, from_statuses=UNFINISHED, attempt=attempt)
 
     async def mark_cancelled(self, job_id: uuid.UUID) -> Job | None:
         job = await self.get(job_id)
         if job is None:
             return None
-        values = self._finish_values(job, "cancelled") | {"cancellation_requested": True}
+        values = self._finish_values(job.started_at, "cancelled") | {"cancellation_requested": True}
         return await self._apply(job_id, values, from_statuses=UNFINISHED)
 
     async def release(self, job_id: uuid.UUID, attempt: int) -> Job | None:
@@ -520,7 +517,7 @@ class JobService:
             status = "failed" if summary.completed == 0 else "completed"
         async with self.sessions() as session:
             result = await q.job_result(session, parent_id)
-        values = self._finish_values_since(parent.started_at, status) | {
+        values = self._finish_values(parent.started_at, status) | {
             "progress_percent": 100,
             "progress_message": f"{summary.completed} of {summary.total} child jobs completed",
             "result": (result or {}) | {"children": summary.__dict__},
