@@ -6,6 +6,7 @@ through a temp file and a rename so a reader never sees half a thumbnail.
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import re
 import tempfile
@@ -54,3 +55,8 @@ class BlobStore:
             return True
         except FileNotFoundError:
             return False
+
+
+def media_type(key: str) -> str:
+    """The content type of a blob, from its key's extension (thumbnails: .jpg, or .webp before analysis 4)."""
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"

@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc malloc.h)
-MMAP_THRESHOLD = 256 * 1024  # allocations from this size are mapped and unmapped on free
+MMAP_THRESHOLD = 2 * 1024 * 1024  # allocations from this size are mapped and unmapped on free
 
 _NO_MAIN = types.ModuleType("__main__")  # no __file__, no __spec__: the child imports no main module
 _start_lock = threading.Lock()

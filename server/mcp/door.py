@@ -11,7 +11,6 @@ import base64
 import binascii
 import contextlib
 import json
-import mimetypes
 import re
 import uuid
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from server.invoke import Invocation, invoke
 from server.jobs.schemas import JobResponse
 from server.jobs.service import JobStateError
 from server.runtime import Runtime
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, media_type
 from storage.images import get_image
 from storage.models import Image, Job
 from tools.catalog import Operation
@@ -127,7 +126,7 @@ class McpDoor:
         data = await asyncio.to_thread(blobs.get, row.thumbnail_key)
         if data is None:
             return None
-        return data, mimetypes.guess_type(row.thumbnail_key)[0] or "application/octet-stream"
+        return data, media_type(row.thumbnail_key)
 
 
 def job_link(job_id: Any) -> ResourceLink:

@@ -23,6 +23,7 @@ from storage.images import hash_hex
 from storage.models import Image, Photobook
 from storage.photobooks import get_photobook
 from tools.errors import ToolFailure
+from tools.imports.analysis import as_jpeg
 
 
 def _not_found(what: str) -> MCPError:
@@ -104,15 +105,18 @@ def register_resources(server: MCPServer, door: McpDoor) -> None:
         THUMBNAIL_URI,
         name="thumbnail",
         title="Photo thumbnail",
-        description="The photo's thumbnail (WebP, longest side AI_BACKEND_THUMBNAIL_SIZE px), correctly oriented.",
-        mime_type="image/webp",
+        description="The photo's thumbnail (JPEG, longest side AI_BACKEND_THUMBNAIL_SIZE px), correctly oriented.",
+        mime_type="image/jpeg",
     )
     async def read_thumbnail(image_id: str, ctx: Context) -> bytes:
         row = await owned_image(image_id, ctx)
         thumb = await door.thumbnail(row.id, row.user_id)
         if thumb is None:
             raise _not_found("Thumbnail")
-        return thumb[0]
+        data, mime = thumb
+        if mime != "image/jpeg":  # stored before analysis version 4 (WebP): the template declares JPEG
+            data = await asyncio.to_thread(as_jpeg, data)
+        return data
 
     async def owned_book(photobook_id: str, ctx: Context) -> Photobook:
         parsed = _uuid(photobook_id, "Photobook")

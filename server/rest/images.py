@@ -23,7 +23,7 @@ from server.rest.common import path_uuid, principal_of, query_datetime, query_in
 from server.rest.errors import ApiError, read_json_object
 from server.rest.jobs import runtime_of
 from storage import images as store
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, media_type
 from storage.models import Image
 from tools.imports.models import ImportParams
 from tools.imports.operations import plan_import
@@ -213,7 +213,9 @@ async def get_thumbnail(request: Request) -> Response:
     etag = f'"{row.sha256[:32]}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
-    return Response(data, media_type="image/webp", headers={"ETag": etag, "Cache-Control": "private, max-age=3600"})
+    return Response(
+        data, media_type=media_type(row.thumbnail_key), headers={"ETag": etag, "Cache-Control": "private, max-age=3600"}
+    )
 
 
 async def delete_image(request: Request) -> JSONResponse:
@@ -315,13 +317,16 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "get_image_thumbnail",
             "summary": "An image's thumbnail",
-            "description": "WebP, longest side AI_BACKEND_THUMBNAIL_SIZE (512 px by default); ETag supported.",
+            "description": "JPEG, longest side AI_BACKEND_THUMBNAIL_SIZE (512 px by default); ETag supported. "
+            "Thumbnails stored before analysis version 4 are WebP (re-import to refresh them).",
             "security": _SEC,
             "parameters": [_IMAGE_ID],
             "responses": {
                 "200": {
                     "description": "Thumbnail bytes",
-                    "content": {"image/webp": {"schema": {"type": "string", "format": "binary"}}},
+                    "content": {
+                        t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/jpeg", "image/webp")
+                    },
                 },
                 **_ERR,
             },

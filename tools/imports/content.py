@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from tools.imports.analysis import dhash, phash
+from tools.imports.analysis import hashes
 
 CONTENT_HASHES_VERSION = 1
 CENTRE_FRACTION = 0.85
@@ -28,18 +28,26 @@ KINDS = ("phash", "dhash", "phash_mirror", "dhash_mirror")
 
 
 def _border_lines(lines: np.ndarray) -> int:
-    """How many leading lines (rows) are bars: nearly all pixels close to the first line's colour."""
+    """How many leading lines (rows) are bars: nearly all pixels close to the first line's colour.
+
+    Read in growing bands from the edge, so a photo without bars costs a few lines, not a pass.
+    """
     edge = float(np.median(lines[0]))
-    like_edge = (np.abs(lines - edge) < BORDER_TOLERANCE).mean(axis=1) >= BORDER_SHARE
-    return int(np.argmin(like_edge)) if not like_edge.all() else len(lines)
+    done, band = 0, 8
+    while done < len(lines):
+        chunk = lines[done : done + band].astype(np.float32)
+        like_edge = (np.abs(chunk - edge) < BORDER_TOLERANCE).mean(axis=1) >= BORDER_SHARE
+        if not like_edge.all():
+            return done + int(np.argmin(like_edge))
+        done, band = done + len(chunk), band * 2
+    return len(lines)
 
 
 def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) of the photo without uniform border bars (the whole frame if none)."""
     h, w = grey.shape
-    a = grey.astype(np.float32)
-    top, bottom = _border_lines(a), _border_lines(a[::-1])
-    left, right = _border_lines(a.T), _border_lines(a.T[::-1])
+    top, bottom = _border_lines(grey), _border_lines(grey[::-1])
+    left, right = _border_lines(grey.T), _border_lines(grey.T[::-1])
     if h - top - bottom < h * MIN_CONTENT:
         top = bottom = 0
     if w - left - right < w * MIN_CONTENT:
@@ -47,32 +55,27 @@ def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
     return left, top, w - right, h - bottom
 
 
-def _four(grey: Image.Image) -> dict[str, int]:
-    mirrored = grey.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return {
-        "phash": phash(grey),
-        "dhash": dhash(grey),
-        "phash_mirror": phash(mirrored),
-        "dhash_mirror": dhash(mirrored),
-    }
-
-
-def content_hashes(image: Image.Image) -> dict[str, str]:
+def content_hashes(image: Image.Image | np.ndarray, frame: dict[str, int] | None = None) -> dict[str, str]:
     """The content and centre hash sets of a (downscaled) photo, as 16-digit hex strings.
 
+    ``image``: a PIL image of any mode or a greyscale array. ``frame``: the whole frame's
+    ``hashes`` where the caller has them; they are the content hashes of a photo without bars.
     Keys: ``content_<kind>`` and ``centre_<kind>`` for each of ``KINDS``, plus ``box`` (the
     content box as fractions of the frame, for display) and ``version``.
     """
-    grey = image.convert("L")
-    box = content_box(np.asarray(grey))
-    content = grey.crop(box)
-    w, h = content.size
+    grey = image if isinstance(image, np.ndarray) else np.asarray(image.convert("L"))
+    fh, fw = grey.shape
+    box = content_box(grey)
+    left, top, right, bottom = box
+    content = grey[top:bottom, left:right]
+    h, w = content.shape
     cw, ch = w * CENTRE_FRACTION, h * CENTRE_FRACTION
-    centre = content.crop((round((w - cw) / 2), round((h - ch) / 2), round((w + cw) / 2), round((h + ch) / 2)))
+    centre = content[round((h - ch) / 2) : round((h + ch) / 2), round((w - cw) / 2) : round((w + cw) / 2)]
+    whole = box == (0, 0, fw, fh)
     out: dict[str, str] = {"version": str(CONTENT_HASHES_VERSION)}
     for prefix, part in (("content", content), ("centre", centre)):
-        for kind, value in _four(part).items():
-            out[f"{prefix}_{kind}"] = f"{value:016x}"
-    fw, fh = grey.size
-    out["box"] = ",".join(f"{v:.4f}" for v in (box[0] / fw, box[1] / fh, box[2] / fw, box[3] / fh))
+        values = frame if prefix == "content" and whole and frame is not None else hashes(part)
+        for kind in KINDS:
+            out[f"{prefix}_{kind}"] = f"{values[kind]:016x}"
+    out["box"] = ",".join(f"{v:.4f}" for v in (left / fw, top / fh, right / fw, bottom / fh))
     return out

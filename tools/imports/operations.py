@@ -13,7 +13,7 @@ from tools.catalog import Annotations, Catalog, Operation, Policy
 from tools.context import ToolContext
 from tools.errors import InvalidParams
 from tools.imports import sources
-from tools.imports.analysis import ANALYSIS_VERSION, DESCRIPTOR_VERSION, analyse_photo
+from tools.imports.analysis import ANALYSIS_VERSION, DESCRIPTOR_VERSION, THUMBNAIL_EXTENSION, analyse_photo
 from tools.imports.models import (
     SOURCE_TYPES,
     ImportImageParams,
@@ -210,7 +210,7 @@ async def store_photo(
     ctx.check_cancelled()
     blobs = BlobStore.in_data_dir(settings.data_dir)
     image_id = image_id or uuid.uuid4()
-    thumb_key = f"thumbnails/{image_id}.webp"
+    thumb_key = f"thumbnails/{image_id}.{THUMBNAIL_EXTENSION}"
     if before_store is not None:
         await before_store()
     await _to_thread(blobs.put, thumb_key, analysis["thumbnail"])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from server.mcp import build_mcp_server
 from server.mcp.door import media_content
 from server.mcp.tools import JOB_TOOL_NAMES
 from server.runtime import Runtime
+from storage.blobs import BlobStore
+from storage.models import Image as StoredImage
 from tests.conftest import make_settings
 from tools.settings import Settings
 
@@ -217,12 +221,37 @@ async def test_an_imported_photo_comes_back_as_image_content_and_thumbnail_link(
         links = [block.uri for block in result.content if isinstance(block, ResourceLink)]
         thumbnail = await mcp.read_resource(f"ai-backend://images/{image_id}/thumbnail")
         described = await mcp.read_resource(f"ai-backend://images/{image_id}")
-    assert len(images) == 1 and images[0].mime_type == "image/webp"
+    assert len(images) == 1 and images[0].mime_type == "image/jpeg"
     assert links == [f"ai-backend://images/{image_id}/thumbnail"]
-    assert thumbnail.contents[0].mime_type == "image/webp"
+    assert thumbnail.contents[0].mime_type == "image/jpeg"
     summary = json.loads(described.contents[0].text)  # type: ignore[union-attr]
     assert summary["original_image_id"] == "beach" and summary["width"] == 640
     assert summary["thumbnail"] == f"ai-backend://images/{image_id}/thumbnail"
+
+
+async def test_a_thumbnail_stored_as_webp_before_analysis_4_is_read_as_jpeg(
+    runtime: Runtime, settings: Settings
+) -> None:
+    photo = settings.local_import_roots[0] / "old.png"
+    Image.new("RGB", (320, 200), (90, 160, 40)).save(photo)
+    arguments = {"user_id": "u1", "original_image_id": "old", "source": "local", "location": str(photo), "wait": 30}
+    async with client(runtime) as mcp:
+        result = await mcp.call_tool("import_image", arguments)
+        image_id = result.structured_content["result"]["image_id"]
+        async with runtime.sessions() as session:  # turn the stored thumbnail into one of analysis 3
+            row = await session.get(StoredImage, uuid.UUID(image_id))
+            assert row is not None and row.thumbnail_key is not None
+            blobs = BlobStore.in_data_dir(settings.data_dir)
+            webp = io.BytesIO()
+            Image.open(io.BytesIO(blobs.get(row.thumbnail_key) or b"")).save(webp, "WEBP")
+            row.thumbnail_key = f"thumbnails/{image_id}.webp"
+            blobs.put(row.thumbnail_key, webp.getvalue())
+            await session.commit()
+        thumbnail = await mcp.read_resource(f"ai-backend://images/{image_id}/thumbnail")
+    content = thumbnail.contents[0]
+    assert content.mime_type == "image/jpeg"
+    data = base64.b64decode(content.blob)  # type: ignore[union-attr]
+    assert Image.open(io.BytesIO(data)).format == "JPEG"
 
 
 async def test_foreign_images_are_not_readable(runtime: Runtime, settings: Settings) -> None:

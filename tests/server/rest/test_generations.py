@@ -92,7 +92,7 @@ def test_create_get_and_images_in_the_library(client: TestClient, provider: Prov
     assert full.status_code == 200 and full.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(full.content)).size == (96, 64)
     thumb = client.get(first["thumbnail_url"])
-    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
     image = client.get(f"/api/images/{first['image_id']}").json()
     assert image["image_type"] == "Generated" and image["data_source"] == "openai"
     assert image["metadata"]["generation_id"] == done["id"] and image["metadata"]["prompt"] == "a harbour at dawn"

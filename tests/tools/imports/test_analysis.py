@@ -48,7 +48,7 @@ def test_analysis_result_has_everything() -> None:
     }
     assert 0 < len(result["colors"]) <= 5 and abs(sum(c["fraction"] for c in result["colors"]) - 1) < 0.01
     thumb = Image.open(io.BytesIO(result["thumbnail"]))
-    assert thumb.format == "WEBP" and max(thumb.size) == 256
+    assert thumb.format == "JPEG" and max(thumb.size) == 256
     assert (result["thumbnail_width"], result["thumbnail_height"]) == thumb.size
 
 
