@@ -31,7 +31,8 @@ from tools.imports.decode import decode
 
 # 2: faces scanned at FACE_SIDE; analysis image fitted to its longest side
 # 3: hash grids from a pre-reduced copy; analysis image resized by OpenCV; faces at 256 px, not equalised
-# 4: JPEG thumbnails; content mirror hashes from the DCT sign flip, like the frame's
+# 4: JPEG thumbnails; content mirror hashes from the DCT sign flip, like the frame's; progressive JPEGs
+#    reduced by DCT scaling are decoded without their final refinement scans (jpeg_scans.py)
 ANALYSIS_VERSION = 4
 DESCRIPTOR_VERSION = 1
 DESCRIPTOR_LAYOUT = (("colour_layout_lab_4x4", 48), ("hsv_histogram_8x2x2", 32), ("gradient_orientation_8", 8))

@@ -2,7 +2,8 @@
 
 Runs inside the CPU process pool, so everything here is plain top-level functions over bytes.
 JPEGs are decoded in draft mode (DCT scaling): a 24-megapixel photo is decoded at 1/2, 1/4
-or 1/8 scale to just above the analysis size (longest side) and never fully.
+or 1/8 scale to just above the analysis size (longest side) and never fully; a progressive
+one, so reduced, without its final refinement scans (``jpeg_scans``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from tools.errors import InvalidParams
+from tools.imports.jpeg_scans import without_final_refinement
 
 try:  # HEIC/HEIF (and AVIF where the wheel has it) through pillow-heif
     import pillow_heif
@@ -234,7 +236,13 @@ def decode(data: bytes, *, max_pixels: int, target: int) -> Decoded:
             exif = read_exif(image)
             if fmt == "jpeg":  # DCT scaling: the smallest scale whose longest side is still >= target
                 longest = max(width, height)
-                image.draft("RGB", (-(-target * width // longest), -(-target * height // longest)))
+                wanted = (-(-target * width // longest), -(-target * height // longest))
+                image.draft("RGB", wanted)
+                if image.info.get("progressive") and image.size != (width, height):
+                    shorter = without_final_refinement(data)  # see jpeg_scans.py: ~40 % less decoding
+                    if shorter is not data:
+                        image = Image.open(io.BytesIO(shorter))
+                        image.draft("RGB", wanted)
             image.seek(0)
             image.load()
     except ImageRejected:
